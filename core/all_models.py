@@ -1,0 +1,6 @@
+"""Imports every model module, so the metadata (migrations, tests) sees all tables. One list, one place."""
+import core.accounts  # noqa: F401
+import core.audit  # noqa: F401
+import core.notifications  # noqa: F401
+import core.storage  # noqa: F401
+import trading.models  # noqa: F401

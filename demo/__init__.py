@@ -1,0 +1,1 @@
+"""Realistic demo data: the journey of ../shared/journey.md, walkable from ``make run``."""

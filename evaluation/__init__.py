@@ -1,0 +1,1 @@
+"""Experts, draws, committees, scoring, the evaluation room and the report (评标)."""
