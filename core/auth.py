@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import pyotp
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 
 from core import account_operations as ops
@@ -23,21 +24,45 @@ bp = Blueprint("auth", __name__)
 TOKEN_LIFETIME = timedelta(days=30)
 
 
+class _NoCookieForTokens(SecureCookieSessionInterface):
+    """A request authenticated by a bearer token gets no session cookie: the token is its only credential."""
+
+    def save_session(self, app, session, response):
+        if g.get("authenticated_by_token"):
+            return None
+        return super().save_session(app, session, response)
+
+
+def token_user(header: str) -> User | None:
+    if not header.startswith("Bearer "):
+        return None
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(header[7:].strip())))
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.active:
+        return None
+    return token.user
+
+
 def init_app(app) -> None:
+    app.session_interface = _NoCookieForTokens()
+
+    @app.before_request
+    def _bearer_only():
+        # A bearer header is the whole credential: a bad token is refused even beside a session cookie.
+        # (Clear what a previous request left in ``g``: tests share one app context across requests.)
+        g.pop("_login_user", None)
+        g.pop("authenticated_by_token", None)
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            user = token_user(header)
+            if user is None:
+                abort(401, description="令牌无效或已过期 (invalid or expired token)")
+            g.authenticated_by_token = True
+            g._login_user = user
+
     @login_manager.user_loader
     def _load(user_id: str):
         return db.session.get(User, int(user_id))
 
-    @login_manager.request_loader
-    def _from_token(req):
-        header = req.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(header[7:].strip())))
-        if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.active:
-            return None
-        g.authenticated_by_token = True
-        return token.user
 
 
 def _safe_next(default: str) -> str:

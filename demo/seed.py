@@ -23,8 +23,8 @@ from trading.models import Project
 DEMO_PASSWORD = "bidhall-demo-2026"
 WORKS_CODE = "E3509020001202611001"
 GOODS_CODE = "E3509020001202611002"
-METHOD_WORKS = "works_benchmark_price"
-METHOD_GOODS = "gp_comprehensive_scoring"
+METHOD_WORKS = "works_comprehensive_benchmark"
+METHOD_GOODS = "gp_comprehensive_lowest_price_base"
 
 ORGANISATIONS = [
     # (key, kind, name, first 17 characters of the credit code, region)

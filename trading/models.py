@@ -266,6 +266,7 @@ class TenderDocument(IdMixin, Base):
 
     section: Mapped[Section] = relationship(back_populates="documents")
     file: Mapped[StoredFile] = relationship()
+    clarification: Mapped["Clarification | None"] = relationship()
 
 
 class Download(IdMixin, Base):

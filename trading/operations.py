@@ -177,9 +177,10 @@ def upload_document(section: Section, *, uploader: User, title: str, stream: Bin
                           max_bytes=current_app.config["CLOCKS"].max_document_bytes)
     db.session.add(stored)
     version = 1 + max((d.version for d in section.documents), default=0)
-    document = TenderDocument(section=section, title=(title or filename or "招标文件").strip()[:200], kind=kind,
-                              version=version, file=stored, uploaded_by_id=uploader.id, clarification=clarification)
+    document = TenderDocument(title=(title or filename or "招标文件").strip()[:200], kind=kind, version=version,
+                              file=stored, uploaded_by_id=uploader.id, clarification=clarification)
     db.session.add(document)
+    document.section = section
     db.session.flush()
     audit.record("tender_document.uploaded", document, section_id=section.id, version=version,
                  sha256=stored.sha256, size=stored.size, filename=stored.filename)

@@ -1,0 +1,1 @@
+"""Bid security: electronic guarantees (电子保函), issuers, cash deposits and waivers."""

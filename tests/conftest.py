@@ -1,0 +1,127 @@
+"""Shared fixtures: one app per session on SQLite (or PostgreSQL), data wiped between tests.
+
+``BIDHALL_TEST_BACKEND=postgresql`` with ``TEST_DATABASE_URL`` runs the database tests on PostgreSQL; the
+schema is built by the Alembic migrations, exactly as ``make run`` builds it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import Factory
+
+BACKEND = os.environ.get("BIDHALL_TEST_BACKEND", "sqlite")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Every test that uses the database fixture is a database test: it runs on both backends.
+    for item in items:
+        if "app" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def instance_dir():
+    path = Path(tempfile.mkdtemp(prefix="bidhall-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _database_url(instance: Path) -> str:
+    if BACKEND == "postgresql":
+        url = os.environ["TEST_DATABASE_URL"]
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+        return url
+    return f"sqlite:///{instance / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def _app(instance_dir):
+    from core import create_app
+    from core.db import db
+    from core.migrate import upgrade
+
+    os.environ.pop("BIDHALL_ACCELERATOR", None)
+    url = _database_url(instance_dir)
+    app = create_app({
+        "settings": {"instance_dir": instance_dir, "database_url": url, "storage_dir": instance_dir / "storage",
+                     "login_rate_limit": "1000 per minute", "secret_key": "test-secret-key-" + "x" * 32},
+        "TESTING": True, "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+    return app
+
+
+def wipe(app) -> None:
+    from core.db import Base, db
+
+    with app.app_context():
+        engine = db.engine
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            else:
+                conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_update")
+                conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
+                for table in tables:
+                    conn.exec_driver_sql(f"DELETE FROM {table}")
+                from core.audit import APPEND_ONLY_SQL
+
+                for statement in APPEND_ONLY_SQL["sqlite"]:
+                    conn.exec_driver_sql(statement)
+        db.session.remove()
+
+
+@pytest.fixture()
+def app(_app):
+    wipe(_app)
+    from core.extensions import limiter
+
+    limiter.reset()
+    ctx = _app.app_context()
+    ctx.push()
+    yield _app
+    from core.db import db
+
+    db.session.remove()
+    ctx.pop()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def factory(app):
+    return Factory(app)
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing():
+    """Argon2 at its production cost dominates a suite that creates hundreds of users; tests use a light one."""
+    from argon2 import PasswordHasher
+
+    import core.accounts
+
+    original = core.accounts._hasher
+    core.accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    core.accounts._hasher = original

@@ -1,0 +1,101 @@
+"""Every endpoint has an explicit access rule, and each role gets exactly the access the matrix says.
+
+Adding an endpoint without a rule, or changing who may use one, fails here until the matrix below says so.
+"""
+import pytest
+
+from core.accounts import OrgKind, Role
+from core.permissions import PUBLIC, SIGNED_IN
+
+A, B, T, E, S, I, AD = (Role.AGENT, Role.BIDDER, Role.TENDEREE, Role.EXPERT, Role.SUPERVISOR, Role.ISSUER, Role.ADMIN)
+
+MATRIX = {
+    "trading.notices": PUBLIC, "trading.project": PUBLIC, "trading.section": PUBLIC,
+    "trading.download": SIGNED_IN, "trading.workspace": SIGNED_IN, "trading.notifications": SIGNED_IN,
+    "trading.downloads": SIGNED_IN,
+    "trading.new_project": {A}, "trading.new_section": {A}, "trading.upload_document": {A}, "trading.price_form": {A},
+    "trading.invite": {A}, "trading.publish": {A}, "trading.new_clarification": {A},
+    "auth.login": PUBLIC, "auth.second_factor": PUBLIC, "auth.totp_setup": PUBLIC, "auth.register": PUBLIC,
+    "auth.switch_language": PUBLIC, "auth.logout": SIGNED_IN,
+    "admin.organisations": {AD}, "admin.users": {AD}, "admin.change_role": {AD}, "admin.set_active": {AD},
+    "admin.audit_log": {S, AD},
+    "api.openapi": PUBLIC, "api.server_time": PUBLIC, "api.create_token": PUBLIC, "api.me": SIGNED_IN,
+    "api.notifications": SIGNED_IN, "api.list_projects": PUBLIC, "api.get_project_api": PUBLIC,
+    "api.get_section_api": PUBLIC, "api.download_document_api": SIGNED_IN, "api.list_downloads_api": SIGNED_IN,
+    "api.create_project_api": {A}, "api.create_section_api": {A}, "api.put_price_form_api": {A},
+    "api.upload_document_api": {A}, "api.publish_api": {A}, "api.clarify_api": {A},
+}
+
+
+def _rule_of(app, endpoint):
+    rule = getattr(app.view_functions[endpoint], "access_rule", None)
+    return set(rule) if isinstance(rule, frozenset) else rule
+
+
+def test_every_endpoint_has_an_explicit_rule_that_matches_the_matrix(app):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    missing = sorted(e for e in endpoints if getattr(app.view_functions[e], "access_rule", None) is None)
+    assert not missing, f"endpoints without an access rule: {missing}"
+    assert endpoints == set(MATRIX), f"matrix out of date: {sorted(endpoints ^ set(MATRIX))}"
+    for endpoint in endpoints:
+        assert _rule_of(app, endpoint) == MATRIX[endpoint], endpoint
+
+
+@pytest.fixture()
+def world(app, factory):
+    agent = factory.user(Role.AGENT)
+    project = factory.project(agent, publish=False)
+    users = {Role.AGENT: agent, Role.TENDEREE: factory.user(Role.TENDEREE, organisation=project.tenderee)}
+    for role in (Role.BIDDER, Role.EXPERT, Role.SUPERVISOR, Role.ISSUER, Role.ADMIN):
+        users[role] = factory.user(role)
+    section = project.sections[0]
+    ids = {"project_id": project.id, "section_id": section.id, "document_id": section.current_documents[0].id,
+           "user_id": users[Role.BIDDER].id, "code": "zh"}
+    return users, ids
+
+
+def _requests(app, ids):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        url = rule.build({k: v for k, v in ids.items() if k in rule.arguments})[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, url
+
+
+def _call(client, method, url, headers=None):
+    return client.open(url, method=method, headers=headers or {}, json={} if url.startswith("/api/") else None,
+                       data=None if url.startswith("/api/") else {})
+
+
+def _refused(response, api: bool) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    return not api and response.status_code == 302 and ("/login" in response.headers["Location"])
+
+
+def test_anonymous_visitors_reach_only_public_endpoints(app, world):
+    _users, ids = world
+    client = app.test_client()
+    for endpoint, method, url in _requests(app, ids):
+        if endpoint in ("api.create_token", "auth.login", "auth.second_factor", "auth.totp_setup"):
+            continue  # sign-in endpoints answer anonymous requests by design
+        response = _call(client, method, url)
+        refused = _refused(response, url.startswith("/api/"))
+        assert refused == (MATRIX[endpoint] != PUBLIC), f"{method} {url} → {response.status_code}"
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_gets_exactly_its_endpoints(app, world, factory, role):
+    users, ids = world
+    user = users[role]
+    client = app.test_client()
+    factory.login(client, user)
+    headers = factory.token(app.test_client(), user)
+    for endpoint, method, url in _requests(app, ids):
+        rule = MATRIX[endpoint]
+        if not isinstance(rule, set) or endpoint == "auth.logout":
+            continue
+        api = url.startswith("/api/")
+        response = _call(client, method, url, headers if api else None)
+        assert _refused(response, api) == (role not in rule), f"{role.value}: {method} {url} → {response.status_code}"
