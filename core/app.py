@@ -1,8 +1,10 @@
 """The application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, g, jsonify, render_template, request, session
@@ -13,7 +15,12 @@ from core.config import Settings
 from core.errors import DomainError
 from core.extensions import babel, csrf, db, limiter, login_manager, socketio
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Blueprints of pages, one per domain package (``<module>.bp``).
+BLUEPRINTS = ["core.auth", "core.admin", "trading.views"]
+#: Modules declaring JSON API operations with ``core.api.registry.route``.
+API_MODULES = ["trading.api"]
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,15 +59,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(app, message_queue=settings.redis_url, cors_allowed_origins=[],
                       logger=False, engineio_logger=False)
 
-    from core import auth, admin, api, filters
-    from trading import views as trading_views
-    import trading.api  # noqa: F401  (declares its operations on the API blueprint)
+    from core import api, auth, filters
 
     auth.init_app(app)
     filters.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(trading_views.bp)
+    for module_name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(module_name).bp)
+    for module_name in API_MODULES:
+        importlib.import_module(module_name)  # declares its operations on the API blueprint
     app.register_blueprint(api.bp)
 
     from core import cli
