@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -103,6 +103,8 @@ class ExpertIndex:
             raise ValueError("expert ids in the pool must be unique")
         self.size = len(candidates)
         self.entries = [PoolEntry(c.expert_id, c.specialties, c.employer_credit_code, c.region) for c in candidates]
+        for entry in self.entries:
+            entry.canonical  # noqa: B018  (encoded once here, so no draw pays for it)
         self.order_by_id = np.array(sorted(range(self.size), key=self.ids.__getitem__), dtype=np.int64)
         self.rank_by_id = np.empty(self.size, dtype=np.int64)
         self.rank_by_id[self.order_by_id] = np.arange(self.size)
@@ -125,7 +127,9 @@ class ExpertIndex:
                 unavailable[day.toordinal()].append(i)
             draw_index += [i] * len(c.recent_draw_dates)
             draw_day += [d.toordinal() for d in c.recent_draw_dates]
-        as_array = lambda table: {k: np.array(v, dtype=np.int64) for k, v in table.items()}
+        def as_array(table: dict[Any, list[int]]) -> dict[Any, np.ndarray]:
+            return {key: np.array(positions, dtype=np.int64) for key, positions in table.items()}
+
         self.by_specialty, self.by_employer = as_array(specialty), as_array(current)
         self.by_relation, self.unavailable_on = as_array(relation), as_array(unavailable)
         self.past_by_employer = {k: np.array(v, dtype=np.int64).reshape(-1, 2) for k, v in past.items()}
@@ -147,6 +151,8 @@ class ExpertIndex:
         mask = np.zeros(self.size, dtype=bool)
         for code in codes:
             prefix = region_prefix(code)
+            if not prefix.isdigit() or len(code) != 6:
+                raise ValueError(f"region filter {code!r} is not a 6-digit GB/T 2260 code")
             mask |= (self.region // 10 ** (6 - len(prefix))) == int(prefix)
         return mask
 

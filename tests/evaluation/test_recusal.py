@@ -37,7 +37,8 @@ from evaluation.recusal import (
 )
 
 DRAW_DAY = date(2025, 3, 10)
-TENDEREE, AGENCY, BIDDER, OTHER_BIDDER = "91350900TENDEREE0X", "91350100AGENCY000X", "91350700BIDDER001X", "91350200BIDDER002X"
+TENDEREE, AGENCY = "91350900TENDEREE0X", "91350100AGENCY000X"
+BIDDER, OTHER_BIDDER = "91350700BIDDER001X", "91350200BIDDER002X"
 
 
 def expert(expert_id: str, **facts) -> ExpertCandidate:
@@ -128,6 +129,8 @@ def test_region_filters_use_gbt2260_prefixes():
     assert excluded["E3", "REGION"].reason_en == "outside the allowed regions (350000)"
     assert excluded["E4", "REGION"].reason_zh == "属于排除的地区（350200）"
     assert outcome(pool, context(regions_allowed=("350900", "330100")))[0] == ["E1", "E3"]
+    with pytest.raises(ValueError, match="'35' is not a 6-digit GB/T 2260 code"):
+        outcome(pool, context(regions_allowed=("35",)))
 
 
 def test_only_candidates_of_the_requested_specialties_are_reported():
@@ -168,7 +171,8 @@ def test_duplicate_ids_are_refused():
 
 
 def test_recheck_after_the_deadline_finds_a_drawn_bidder_employee():
-    drawn = [expert("E1", specialties=("B0101",), past_employers=(PastEmployment("91350300LATEBIDDERX", date(2024, 6, 30)),)),
+    left_last_year = PastEmployment("91350300LATEBIDDERX", date(2024, 6, 30))
+    drawn = [expert("E1", specialties=("B0101",), past_employers=(left_last_year,)),
              expert("E2")]
     later = context(bidder_credit_codes=frozenset({"91350300LATEBIDDERX"}))
     found = recheck(drawn, later)
@@ -224,8 +228,10 @@ def test_a_whole_remote_draw_with_a_decline_verifies():
         (x.expert_id, x.rule) for x in recusal.exclusions}
     check_committee_composition(6, 1, committee_rule_for("engineering"))
     request = {"kind": "experts", "section": "FJ-2025-0001-01",
-               "quotas": [{"specialty": "A04", "count": 5, "reserves": 1}, {"specialty": "B01", "count": 1, "reserves": 1}],
-               "venues": [{"id": "宁德", "seats": 4, "regions": ["350900"]}, {"id": "福州", "seats": 2, "regions": ["350100"]},
+               "quotas": [{"specialty": "A04", "count": 5, "reserves": 1},
+                          {"specialty": "B01", "count": 1, "reserves": 1}],
+               "venues": [{"id": "宁德", "seats": 4, "regions": ["350900"]},
+                          {"id": "福州", "seats": 2, "regions": ["350100"]},
                           {"id": "南平", "seats": 2, "regions": ["350700"]}],
                "one_per_employer": recusal.one_per_employer, "regions_excluded": list(ctx.regions_excluded)}
     secret = bytes(range(32, 64))
