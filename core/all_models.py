@@ -4,3 +4,7 @@ import core.audit  # noqa: F401
 import core.notifications  # noqa: F401
 import core.storage  # noqa: F401
 import trading.models  # noqa: F401
+import core.pki  # noqa: F401
+import core.pki_api  # noqa: F401
+import core.counters  # noqa: F401
+import trading.bids  # noqa: F401

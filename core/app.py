@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Blueprints of pages, one per domain package (``<module>.bp``).
 BLUEPRINTS = ["core.auth", "core.admin", "trading.views"]
 #: Modules declaring JSON API operations with ``core.api.registry.route``.
-API_MODULES = ["trading.api"]
+API_MODULES = ["trading.api", "trading.bid_api", "core.pki_api"]
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import make_server
 
 from tests.factories import Factory
 
@@ -132,3 +134,29 @@ def _cheap_password_hashing():
     core.accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     core.accounts._hasher = original
+
+
+@pytest.fixture()
+def release():
+    """End the test thread's transaction before the browser acts.
+
+    SQLite transactions here begin IMMEDIATE (see core.app), so a transaction left open by the test would
+    hold the write lock that the live server's requests wait on. Read what you need first, then release.
+    """
+    from core.db import db
+
+    def done():
+        db.session.commit()
+        db.session.remove()
+
+    return done
+
+
+@pytest.fixture()
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

@@ -24,6 +24,14 @@ MATRIX = {
     "api.get_section_api": PUBLIC, "api.download_document_api": SIGNED_IN, "api.list_downloads_api": SIGNED_IN,
     "api.create_project_api": {A}, "api.create_section_api": {A}, "api.put_price_form_api": {A},
     "api.upload_document_api": {A}, "api.publish_api": {A}, "api.clarify_api": {A},
+    # sealed bids
+    "api.sealing_info": {B}, "api.start_upload": {B}, "api.upload_status": {B}, "api.upload_chunk": {B},
+    "api.finalise_upload": {B}, "api.my_bids": {B}, "api.withdraw_bid": {B}, "api.set_officers": {A},
+    # certificates
+    "api.platform_certificates": PUBLIC, "api.request_signing_certificate": SIGNED_IN,
+    "api.request_encryption_certificate": SIGNED_IN, "api.my_certificates": SIGNED_IN,
+    "api.revoke_certificate": SIGNED_IN, "api.revoked_certificates": PUBLIC, "api.login_challenge": PUBLIC,
+    "api.certificate_sign_in": PUBLIC,
 }
 
 
@@ -50,7 +58,7 @@ def world(app, factory):
         users[role] = factory.user(role)
     section = project.sections[0]
     ids = {"project_id": project.id, "section_id": section.id, "document_id": section.current_documents[0].id,
-           "user_id": users[Role.BIDDER].id, "code": "zh"}
+           "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1}
     return users, ids
 
 
@@ -78,7 +86,8 @@ def test_anonymous_visitors_reach_only_public_endpoints(app, world):
     _users, ids = world
     client = app.test_client()
     for endpoint, method, url in _requests(app, ids):
-        if endpoint in ("api.create_token", "auth.login", "auth.second_factor", "auth.totp_setup"):
+        if endpoint in ("api.create_token", "auth.login", "auth.second_factor", "auth.totp_setup",
+                        "api.certificate_sign_in"):
             continue  # sign-in endpoints answer anonymous requests by design
         response = _call(client, method, url)
         refused = _refused(response, url.startswith("/api/"))

@@ -183,6 +183,8 @@ class Section(IdMixin, Base):
     clarification_deadline: Mapped[datetime]
     deadline: Mapped[datetime]
     decryption_minutes: Mapped[int] = mapped_column(default=30)
+    #: How many opening officers' escrow shares together open a bid (Shamir k-of-n).
+    escrow_threshold: Mapped[int] = mapped_column(default=2)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="sections")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:05:24.151973
+Create Date: 2026-11-21 22:17:18.642139
 """
 from alembic import op
 import sqlalchemy as sa
@@ -43,6 +43,17 @@ def upgrade() -> None:
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
+    )
+    op.create_table('counters',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
+    )
+    op.create_table('login_challenges',
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('issued_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('nonce', name=op.f('pk_login_challenges'))
     )
     op.create_table('organisations',
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -95,6 +106,35 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
     )
+    op.create_table('certificates',
+    sa.Column('serial', sa.String(length=64), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.Enum('signing', 'encryption', name='purpose', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('algorithm', sa.String(length=32), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('holder_name', sa.String(length=64), nullable=False),
+    sa.Column('holder_identifier', sa.String(length=64), nullable=False),
+    sa.Column('holder_role', sa.String(length=32), nullable=False),
+    sa.Column('pem', sa.Text(), nullable=False),
+    sa.Column('not_before', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('not_after', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('revoked_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revocation_reason', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_certificates_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_certificates_requested_by_id_users')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_certificates_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates')),
+    sa.UniqueConstraint('fingerprint', name=op.f('uq_certificates_fingerprint')),
+    sa.UniqueConstraint('serial', name=op.f('uq_certificates_serial'))
+    )
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certificates_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificates_user_id'), ['user_id'], unique=False)
+
     op.create_table('notifications',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -156,12 +196,62 @@ def upgrade() -> None:
     sa.Column('clarification_deadline', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('deadline', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decryption_minutes', sa.Integer(), nullable=False),
+    sa.Column('escrow_threshold', sa.Integer(), nullable=False),
     sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_sections_project_id_projects')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sections')),
     sa.UniqueConstraint('code', name=op.f('uq_sections_code'))
     )
+    op.create_table('bid_uploads',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('received', sa.BigInteger(), nullable=False),
+    sa.Column('state', sa.Enum('open', 'finalised', 'rejected', 'abandoned', name='uploadstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_bid_uploads_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_bid_uploads_section_id_sections')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_bid_uploads_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bid_uploads'))
+    )
+    with op.batch_alter_table('bid_uploads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bid_uploads_section_id'), ['section_id'], unique=False)
+
+    op.create_table('bids',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('submitted_by_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('submitted', 'replaced', 'withdrawn', name='bidstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('storage_key', sa.String(length=80), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('plaintext_size', sa.BigInteger(), nullable=False),
+    sa.Column('chunk_count', sa.Integer(), nullable=False),
+    sa.Column('ciphertext_digest', sa.String(length=64), nullable=False),
+    sa.Column('header_hash', sa.String(length=64), nullable=False),
+    sa.Column('signer_certificate_id', sa.Integer(), nullable=False),
+    sa.Column('submitted_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('upload_ip', sa.String(length=64), nullable=True),
+    sa.Column('replaced_by_id', sa.Integer(), nullable=True),
+    sa.Column('withdrawn_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_bids_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['replaced_by_id'], ['bids.id'], name=op.f('fk_bids_replaced_by_id_bids')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_bids_section_id_sections')),
+    sa.ForeignKeyConstraint(['signer_certificate_id'], ['certificates.id'], name=op.f('fk_bids_signer_certificate_id_certificates')),
+    sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], name=op.f('fk_bids_submitted_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bids')),
+    sa.UniqueConstraint('storage_key', name=op.f('uq_bids_storage_key'))
+    )
+    with op.batch_alter_table('bids', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bids_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bids_section_id'), ['section_id'], unique=False)
+
     op.create_table('clarifications',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
@@ -178,6 +268,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_clarifications_section_id_sections')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clarifications'))
     )
+    op.create_table('opening_officers',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_opening_officers_section_id_sections')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_opening_officers_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_opening_officers')),
+    sa.UniqueConstraint('section_id', 'user_id', name=op.f('uq_opening_officers_section_id'))
+    )
+    with op.batch_alter_table('opening_officers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_opening_officers_section_id'), ['section_id'], unique=False)
+
     op.create_table('price_form_fields',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
@@ -191,6 +294,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_form_fields')),
     sa.UniqueConstraint('section_id', 'key', name=op.f('uq_price_form_fields_section_id'))
     )
+    op.create_table('receipts',
+    sa.Column('sequence', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('bid_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('submitted', 'replaced', 'withdrawn', name='receiptkind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('document', sa.Text(), nullable=False),
+    sa.Column('issued_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['bid_id'], ['bids.id'], name=op.f('fk_receipts_bid_id_bids')),
+    sa.PrimaryKeyConstraint('sequence', name=op.f('pk_receipts'))
+    )
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipts_bid_id'), ['bid_id'], unique=False)
+
     op.create_table('tender_documents',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -240,8 +355,25 @@ def downgrade() -> None:
 
     op.drop_table('downloads')
     op.drop_table('tender_documents')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipts_bid_id'))
+
+    op.drop_table('receipts')
     op.drop_table('price_form_fields')
+    with op.batch_alter_table('opening_officers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_opening_officers_section_id'))
+
+    op.drop_table('opening_officers')
     op.drop_table('clarifications')
+    with op.batch_alter_table('bids', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bids_section_id'))
+        batch_op.drop_index(batch_op.f('ix_bids_organisation_id'))
+
+    op.drop_table('bids')
+    with op.batch_alter_table('bid_uploads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bid_uploads_section_id'))
+
+    op.drop_table('bid_uploads')
     op.drop_table('sections')
     op.drop_table('invitations')
     op.drop_table('projects')
@@ -249,10 +381,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
 
     op.drop_table('notifications')
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certificates_user_id'))
+        batch_op.drop_index(batch_op.f('ix_certificates_organisation_id'))
+
+    op.drop_table('certificates')
     op.drop_table('api_tokens')
     op.drop_table('users')
     op.drop_table('stored_files')
     op.drop_table('organisations')
+    op.drop_table('login_challenges')
+    op.drop_table('counters')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_object_type'))

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("BIDHALL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,32 +39,6 @@ def _playwright():
 @pytest.fixture()
 def browser(_playwright):
     return _playwright
-
-
-@pytest.fixture()
-def release():
-    """End the test thread's transaction before the browser acts.
-
-    SQLite transactions here begin IMMEDIATE (see core.app), so a transaction left open by the test would
-    hold the write lock that the live server's requests wait on. Read what you need first, then release.
-    """
-    from core.db import db
-
-    def done():
-        db.session.commit()
-        db.session.remove()
-
-    return done
-
-
-@pytest.fixture()
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture()

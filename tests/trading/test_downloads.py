@@ -60,7 +60,7 @@ def test_a_bidder_cannot_learn_the_other_downloaders_from_any_page_or_api(app, f
     _download(client, document.id)
     headers = factory.token(app.test_client(), me)
     ids = {"project_id": project.id, "section_id": section.id, "document_id": document.id, "user_id": me.id,
-           "code": "en"}
+           "code": "en", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1}
     secrets = [o.organisation.name for o in others] + [o.organisation.credit_code for o in others] + \
               [o.username for o in others] + [o.display_name for o in others]
     seen = 0

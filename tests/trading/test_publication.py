@@ -109,7 +109,7 @@ def test_empty_and_oversize_documents_are_refused(client, agent_api, app):
         app.config["CLOCKS"] = limits
     assert big.status_code == 422 and "大小上限" in big.get_json()["error"]["message"]
     assert client.get(f"/api/v1/sections/{section['id']}", headers=headers).get_json()["documents"] == []
-    assert not list(Path(app.config["STORAGE_DIR"]).rglob("*.part"))  # nothing half-written is left behind
+    assert not list(Path(app.config["STORAGE_DIR"], "tender-documents").rglob("*.part"))  # nothing half-written
 
 
 def test_a_price_form_field_without_a_type_is_refused(client, agent_api):

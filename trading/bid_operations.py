@@ -1,0 +1,292 @@
+"""Submitting, replacing and withdrawing sealed bids (电子招标投标办法第26–28条).
+
+Upload: the bidder opens an upload with the envelope's size, sends it in chunks at explicit offsets (a chunk
+at the wrong offset is refused and names the offset expected, so a client resumes exactly where the server
+is), and finalises. Bytes go to a part file in the storage folder with constant memory; the keyless envelope
+check (crypto.envelope.EnvelopeVerifier) runs as they arrive, so a bad header is refused after its first
+kilobytes. Finalising re-reads nothing when the check already saw every byte, decides the deadline by the
+server clock inside the transaction, moves the file into place atomically and issues a signed receipt.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core import audit
+from core.accounts import User
+from core.clock import format_local
+from core.counters import next_value
+from core.db import db
+from core.errors import DomainError, NotFound, RuleViolation, ValidationError
+from core.pki import Certificate, Purpose, check_certificate, platform
+from crypto import certificates as x509ca
+from crypto import envelope
+from crypto.canonical import format_utc
+from crypto.signing import certificate_fingerprint, sign_document
+from trading import clock_source
+from trading.bids import (BID_STATES, Bid, BidState, BidUpload, OpeningOfficer, Receipt, ReceiptKind, UploadState)
+from trading.models import Section, SectionState
+
+#: A chunk larger than this is refused (the client splits; 8 MiB keeps server memory flat).
+MAX_CHUNK = 8 * 1024 * 1024
+#: The largest envelope accepted.
+MAX_BID_BYTES = 4 * 1024 * 1024 * 1024
+
+
+class UploadRefused(DomainError):
+    status = 409
+    code = "upload_refused"
+
+
+class DeadlinePassed(RuleViolation):
+    code = "deadline_passed"
+
+
+def bid_ids(section: Section, organisation_id: int) -> envelope.BidIds:
+    """The ids sealed into every envelope: project code, section code, bidder credit code."""
+    from core.accounts import Organisation
+
+    org = db.session.get(Organisation, organisation_id)
+    return envelope.BidIds(project=section.project.code, section=section.code, bidder=org.credit_code)
+
+
+def _bid_dir() -> Path:
+    path = Path(current_app.config["STORAGE_DIR"]) / "bids"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def part_path(upload: BidUpload) -> Path:
+    return _bid_dir() / f"{upload.id}.part"
+
+
+def _check_open(section: Section) -> None:
+    moment = clock_source.now()
+    if section.state is not SectionState.BIDDING or moment >= section.deadline:
+        raise DeadlinePassed(f"投标截止时间 {format_local(section.deadline)} 已到，不再接受投标文件 "
+                             f"(the bid deadline has passed: nothing more is accepted)")
+    if moment < section.issue_start:
+        raise RuleViolation("招标文件尚未发售，不能递交投标文件 (bidding has not started)")
+
+
+def officers_of(section: Section) -> list[OpeningOfficer]:
+    return db.session.scalars(sa.select(OpeningOfficer).where(OpeningOfficer.section_id == section.id)
+                              .order_by(OpeningOfficer.position)).all()
+
+
+# -- in-process verifiers: one per open upload, rebuilt from the part file after a restart ----------
+
+_verifiers: dict[str, tuple[envelope.EnvelopeVerifier, int]] = {}
+_lock = threading.Lock()
+
+
+def _signer_for(upload: BidUpload, header: envelope.EnvelopeHeader) -> x509ca.x509.Certificate:
+    recorded = db.session.scalar(sa.select(Certificate).where(Certificate.fingerprint == header.signer_fingerprint))
+    if recorded is None or recorded.organisation_id != upload.organisation_id or recorded.purpose is not Purpose.SIGNING:
+        raise UploadRefused("投标文件的签名证书不是本单位的签名证书 (the envelope is signed with a certificate "
+                            "that is not your organisation's signing certificate)")
+    check_certificate(recorded.x509, x509ca.Purpose.SIGNING)
+    return recorded.x509
+
+
+def _verifier(upload: BidUpload, section: Section) -> envelope.EnvelopeVerifier | None:
+    """The upload's verifier, fed with every byte received so far; None until the header has arrived."""
+    with _lock:
+        cached = _verifiers.get(upload.id)
+    if cached and cached[1] == upload.received:
+        return cached[0]
+    path = part_path(upload)
+    with open(path, "rb") as stream:
+        try:
+            header = envelope.read_header(stream)
+        except envelope.Truncated:
+            return None
+    verifier = envelope.EnvelopeVerifier(expected_ids=bid_ids(section, upload.organisation_id),
+                                         bidder_signing_cert=_signer_for(upload, header))
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            verifier.feed(block)
+    with _lock:
+        _verifiers[upload.id] = (verifier, upload.received)
+    return verifier
+
+
+def _forget(upload_id: str) -> None:
+    with _lock:
+        _verifiers.pop(upload_id, None)
+
+
+# -- operations ---------------------------------------------------------------------------------------
+
+def start_upload(section: Section, user: User, size: int, ip: str | None) -> BidUpload:
+    _check_open(section)
+    if not isinstance(size, int) or not 0 < size <= MAX_BID_BYTES:
+        raise ValidationError(f"投标文件大小应为1字节至{MAX_BID_BYTES // 2**30} GiB (size out of range)", field="size")
+    if section.project.method.value == "invited" and not any(
+            inv.organisation_id == user.organisation_id for inv in section.project.invitations):
+        raise RuleViolation("本项目为邀请招标，贵单位不在邀请名单中 (your organisation was not invited)")
+    upload = BidUpload(id=uuid.uuid4().hex, section_id=section.id, organisation_id=user.organisation_id,
+                       user_id=user.id, size=size, ip=ip, received=0)
+    db.session.add(upload)
+    part_path(upload).touch()
+    audit.record("bid_upload.started", object_type="bid_uploads", object_id=upload.id, section_id=section.id,
+                 size=size)
+    return upload
+
+
+def append_chunk(upload: BidUpload, offset: int, data: bytes) -> int:
+    """Append ``data`` at ``offset``; refuse a duplicate, out-of-order or oversize chunk, naming the offset."""
+    section = db.session.get(Section, upload.section_id)
+    if upload.state is not UploadState.OPEN:
+        raise UploadRefused(f"此次上传已{ {'finalised': '完成', 'rejected': '被拒绝', 'abandoned': '放弃'}[upload.state.value]}"
+                            f"，请重新开始 (this upload is {upload.state.value}{': ' + upload.error if upload.error else ''})")
+    _check_open(section)
+    if len(data) > MAX_CHUNK:
+        raise UploadRefused(f"分块过大：{len(data)} 字节，上限 {MAX_CHUNK} 字节 (chunk too large)", status=413,
+                            code="chunk_too_large")
+    if not data:
+        raise ValidationError("分块为空 (empty chunk)", field="body")
+    if offset != upload.received:
+        kind = "重复" if offset < upload.received else "乱序"
+        raise UploadRefused(f"{kind}的分块：偏移量 {offset}，服务器期待 {upload.received} "
+                            f"(chunk at offset {offset}; the server expects offset {upload.received})",
+                            code="wrong_offset")
+    if upload.received + len(data) > upload.size:
+        raise UploadRefused(f"数据超出声明的大小 {upload.size} 字节 (more bytes than declared)", code="too_many_bytes")
+    path = part_path(upload)
+    verifier = _verifier(upload, section)
+    try:
+        if verifier is not None:
+            verifier.feed(data)
+    except (envelope.EnvelopeError, DomainError) as exc:
+        raise _reject(upload, exc) from None
+    with open(path, "r+b") as out:
+        out.seek(offset)
+        out.write(data)
+        out.truncate()
+        out.flush()
+        os.fsync(out.fileno())
+    upload.received += len(data)
+    from core.clock import now
+
+    upload.updated_at = now()
+    if verifier is None:
+        try:
+            _verifier(upload, section)
+        except (envelope.EnvelopeError, DomainError) as exc:
+            raise _reject(upload, exc) from None
+    else:
+        with _lock:
+            _verifiers[upload.id] = (verifier, upload.received)
+    return upload.received
+
+
+def _reject(upload: BidUpload, error: Exception) -> UploadRefused:
+    """Record the refusal (the upload is dead; a bid already stored is untouched) and say what was wrong."""
+    if isinstance(error, DomainError):
+        message, code = error.message, error.code
+    else:
+        message, code = f"投标文件校验失败 (the envelope failed its check): {error}", getattr(error, "code", "envelope_invalid")
+    db.session.rollback()
+    upload = db.session.get(BidUpload, upload.id)
+    upload.state, upload.error = UploadState.REJECTED, message[:2000]
+    _forget(upload.id)
+    audit.record("bid_upload.rejected", object_type="bid_uploads", object_id=upload.id, reason=message[:500],
+                 code=code)
+    db.session.commit()
+    part_path(upload).unlink(missing_ok=True)
+    return UploadRefused(message, code=code, status=422)
+
+
+def finalise(upload: BidUpload) -> Bid:
+    """Check the whole envelope, decide the deadline inside the transaction, store atomically, sign a receipt."""
+    section = db.session.scalars(sa.select(Section).where(Section.id == upload.section_id).with_for_update()).one()
+    if upload.state is not UploadState.OPEN:
+        raise UploadRefused(f"此次上传状态为 {upload.state.value}，不能完成 (upload is {upload.state.value})")
+    if upload.received != upload.size:
+        raise UploadRefused(f"尚未传完：已收到 {upload.received} / {upload.size} 字节 (upload incomplete: "
+                            f"{upload.received} of {upload.size} bytes)", code="incomplete")
+    try:
+        verifier = _verifier(upload, section)
+        if verifier is None:
+            raise envelope.Truncated("the envelope ends inside its header")
+        summary = verifier.finish()
+    except (envelope.EnvelopeError, DomainError) as exc:
+        raise _reject(upload, exc) from None
+    moment = clock_source.now()
+    _check_open(section)  # the server clock decides, here, inside the transaction
+    signer = db.session.scalar(sa.select(Certificate).where(
+        Certificate.fingerprint == summary.header.signer_fingerprint))
+    previous = db.session.scalar(sa.select(Bid).where(
+        Bid.section_id == section.id, Bid.organisation_id == upload.organisation_id,
+        Bid.state == BidState.SUBMITTED))
+    key = f"bids/{section.id}/{upload.id}.bid"
+    final = Path(current_app.config["STORAGE_DIR"]) / key
+    final.parent.mkdir(parents=True, exist_ok=True)
+    bid = Bid(section_id=section.id, organisation_id=upload.organisation_id, submitted_by_id=upload.user_id,
+              storage_key=key, size=upload.size, plaintext_size=summary.plaintext_size,
+              chunk_count=summary.chunk_count, ciphertext_digest=summary.ciphertext_digest.hex(),
+              header_hash=summary.header.header_hash.hex(), signer_certificate_id=signer.id, submitted_at=moment,
+              upload_ip=upload.ip)
+    db.session.add(bid)
+    db.session.flush()
+    kind = ReceiptKind.SUBMITTED
+    if previous is not None:
+        BID_STATES.check(previous.state, BidState.REPLACED)
+        previous.state, previous.replaced_by_id = BidState.REPLACED, bid.id
+        kind = ReceiptKind.REPLACED
+    upload.state = UploadState.FINALISED
+    receipt = _issue_receipt(bid, kind, moment, replaces=previous)
+    audit.record("bid.submitted" if previous is None else "bid.replaced", bid, section_id=section.id,
+                 organisation_id=bid.organisation_id, size=bid.size, ciphertext_digest=bid.ciphertext_digest,
+                 receipt=receipt.sequence, replaces=previous.id if previous else None)
+    os.replace(part_path(upload), final)
+    _forget(upload.id)
+    return bid
+
+
+def withdraw(bid: Bid, user: User) -> Receipt:
+    section = db.session.scalars(sa.select(Section).where(Section.id == bid.section_id).with_for_update()).one()
+    _check_open(section)
+    BID_STATES.check(bid.state, BidState.WITHDRAWN)
+    moment = clock_source.now()
+    bid.state, bid.withdrawn_at = BidState.WITHDRAWN, moment
+    receipt = _issue_receipt(bid, ReceiptKind.WITHDRAWN, moment)
+    audit.record("bid.withdrawn", bid, actor=user, section_id=section.id, receipt=receipt.sequence)
+    return receipt
+
+
+def _issue_receipt(bid: Bid, kind: ReceiptKind, moment: datetime, replaces: Bid | None = None) -> Receipt:
+    sequence = next_value("receipt")
+    section = db.session.get(Section, bid.section_id)
+    identity = platform()
+    payload = {
+        "type": "bidhall.receipt.v1", "kind": kind.value, "sequence": sequence, "server_time": format_utc(moment),
+        "project": section.project.code, "section": section.code, "bidder": bid.organisation.credit_code,
+        "bidder_name": bid.organisation.name, "bid": bid.id, "size": bid.size, "plaintext_size": bid.plaintext_size,
+        "chunks": bid.chunk_count, "ciphertext_digest": bid.ciphertext_digest, "header_hash": bid.header_hash,
+        "signer_certificate": bid.signer_certificate.fingerprint,
+        "platform_certificate": certificate_fingerprint(identity.signing_certificate),
+    }
+    if replaces is not None:
+        payload["replaces_bid"] = replaces.id
+    document = sign_document(payload, identity.signing_key, identity.signing_certificate)
+    from crypto.canonical import canonical_json
+
+    receipt = Receipt(sequence=sequence, bid=bid, kind=kind, document=canonical_json(document).decode(),
+                      issued_at=moment)
+    db.session.add(receipt)
+    return receipt
+
+
+def get_upload(upload_id: str, user: User) -> BidUpload:
+    upload = db.session.get(BidUpload, upload_id)
+    if upload is None or upload.organisation_id != user.organisation_id:
+        raise NotFound("没有这次上传 (no such upload)")
+    return upload
