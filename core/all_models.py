@@ -8,3 +8,4 @@ import core.pki  # noqa: F401
 import core.pki_api  # noqa: F401
 import core.counters  # noqa: F401
 import trading.bids  # noqa: F401
+import trading.opening  # noqa: F401

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Blueprints of pages, one per domain package (``<module>.bp``).
 BLUEPRINTS = ["core.auth", "core.admin", "trading.views"]
 #: Modules declaring JSON API operations with ``core.api.registry.route``.
-API_MODULES = ["trading.api", "trading.bid_api", "core.pki_api"]
+API_MODULES = ["trading.api", "trading.bid_api", "core.pki_api", "trading.opening_api"]
+#: Modules registering Socket.IO handlers.
+EVENT_MODULES = ["trading.opening_events"]
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -68,6 +70,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     for module_name in API_MODULES:
         importlib.import_module(module_name)  # declares its operations on the API blueprint
     app.register_blueprint(api.bp)
+    for module_name in EVENT_MODULES:
+        importlib.import_module(module_name)
 
     from core import cli
 

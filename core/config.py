@@ -40,6 +40,8 @@ class StatutoryClocks:
     issue_window_days: int = 5
     amendment_notice_days: int = 15
     invitation_min_invitees: int = 3
+    #: Fewer bids than this at the opening and the tender fails (流标, 招标投标法实施条例第44条), per method.
+    minimum_bids: dict = field(default_factory=lambda: {"open": 3, "invited": 3, "consultation": 3, "inquiry": 3})
     #: The platform rejects a file larger than this, for tender documents.
     max_document_bytes: int = 200 * 1024 * 1024
 

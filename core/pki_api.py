@@ -149,7 +149,8 @@ def certificate_sign_in():
         raise ValidationError("challenge、signature 应为 base64，certificate 应为 PEM (malformed sign-in request)") from None
     holder = pki.check_certificate(certificate, x509ca.Purpose.SIGNING)
     try:
-        result = x509ca.verify_challenge_response(challenge, signature, certificate, context="login", now=now())
+        result = x509ca.verify_challenge_response(challenge, signature, certificate, pki.platform().ca.certificate,
+                                                  context="login", revoked_serials=pki.revoked_serials(), now=now())
     except x509ca.CertificateError as exc:
         raise SignInRefused(f"证书登录失败：{exc}") from None
     spent = db.session.scalars(sa.select(LoginChallenge).where(LoginChallenge.nonce == result.nonce)

@@ -63,7 +63,7 @@ class Factory:
                                      deadline=deadline)
 
     def project(self, agent: User | None = None, *, publish: bool = True, method: str = "open", type: str = "works",
-                sections: int = 1, days: float = 25, invitees=()):
+                sections: int = 1, days: float = 25, invitees=(), evaluation_method: str | None = None):
         agent = agent or self.user(Role.AGENT)
         tenderee = self.org(OrgKind.TENDEREE)
         n = next(_counter)
@@ -74,7 +74,8 @@ class Factory:
         for i in range(1, sections + 1):
             section = trading.add_section(project, number=i, name=f"第{i}标段", ceiling_price="9000000",
                                           bid_security_amount="100000", bid_validity_days=90,
-                                          evaluation_method=self.method_key(), schedule=self.schedule(days))
+                                          evaluation_method=evaluation_method or self.method_key(),
+                                          schedule=self.schedule(days))
             trading.set_price_form(section, PRICE_FORM)
             trading.upload_document(section, uploader=agent, title="招标文件", stream=io.BytesIO(b"%PDF-1.4 test"),
                                     filename="招标文件.pdf", content_type="application/pdf")

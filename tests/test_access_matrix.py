@@ -32,6 +32,12 @@ MATRIX = {
     "api.request_encryption_certificate": SIGNED_IN, "api.my_certificates": SIGNED_IN,
     "api.revoke_certificate": SIGNED_IN, "api.revoked_certificates": PUBLIC, "api.login_challenge": PUBLIC,
     "api.certificate_sign_in": PUBLIC,
+    # the online opening
+    "api.hall_state_api": SIGNED_IN, "api.hall_challenge": {B}, "api.hall_sign_in": {B}, "api.hall_start": {A},
+    "api.envelope_header": SIGNED_IN, "api.decrypt_bid": {B}, "api.report_decryption_failure": {B},
+    "api.rule_decryption": {A}, "api.release_share": SIGNED_IN, "api.hall_read_out": {A}, "api.hall_objection": {B},
+    "api.answer_objection": {A}, "api.hall_confirm": {B}, "api.hall_close": {A}, "api.opening_record": SIGNED_IN,
+    "api.opening_record_signature": SIGNED_IN,
 }
 
 
@@ -58,7 +64,7 @@ def world(app, factory):
         users[role] = factory.user(role)
     section = project.sections[0]
     ids = {"project_id": project.id, "section_id": section.id, "document_id": section.current_documents[0].id,
-           "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1}
+           "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1, "objection_id": 1}
     return users, ids
 
 

@@ -17,7 +17,7 @@ from typing import BinaryIO
 import blake3
 from cryptography import x509
 
-from .errors import MalformedEnvelope, Truncated
+from .errors import EnvelopeError, MalformedEnvelope, Truncated
 from .format import (FRAME, PREAMBLE, SIGNATURE_SIZE, TAG_SIZE, TRAILER, TRAILER_TAG, BidIds, BodyDigest,
                      EnvelopeHeader, EnvelopeSummary, check_frame, check_signer, check_trailer, missing_final_chunk,
                      parse_header, parse_preamble)
@@ -43,10 +43,19 @@ class EnvelopeVerifier:
         self._plaintext = 0
         self.bytes_seen = 0
         self._summary: EnvelopeSummary | None = None
+        self._failure: EnvelopeError | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Take the next bytes of the envelope; raises the first problem found."""
-        view = memoryview(data).cast("B")
+        """Take the next bytes of the envelope; raises the first problem found, and again on every later call."""
+        if self._failure is not None:
+            raise self._failure
+        try:
+            self._feed(memoryview(data).cast("B"))
+        except EnvelopeError as exc:
+            self._failure = exc
+            raise
+
+    def _feed(self, view: memoryview) -> None:
         self.bytes_seen += len(view)
         while view:
             if self._stage == "done":
@@ -102,6 +111,8 @@ class EnvelopeVerifier:
 
     def finish(self) -> EnvelopeSummary:
         """Declare the end of the bytes; return the summary or raise Truncated saying where it stopped."""
+        if self._failure is not None:
+            raise self._failure
         if self._summary is None:
             where = {"preamble": "inside its preamble", "header": "inside its header",
                      "frame": f"before chunk {self._body.count}", "body": f"inside chunk {self._body.count}",

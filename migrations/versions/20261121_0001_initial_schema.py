@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:17:18.642139
+Create Date: 2026-11-21 22:25:16.152217
 """
 from alembic import op
 import sqlalchemy as sa
@@ -281,6 +281,31 @@ def upgrade() -> None:
     with op.batch_alter_table('opening_officers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opening_officers_section_id'), ['section_id'], unique=False)
 
+    op.create_table('openings',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('waiting', 'decrypting', 'read_out', 'closed', 'failed', name='openingstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('opened_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_by_id', sa.Integer(), nullable=True),
+    sa.Column('decryption_ends_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('read_out_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('failure_reason', sa.Text(), nullable=True),
+    sa.Column('k_secret_sealed', sa.String(length=200), nullable=True),
+    sa.Column('k_commitment', sa.Text(), nullable=True),
+    sa.Column('k_contributions', sa.Text(), nullable=True),
+    sa.Column('k_record', sa.Text(), nullable=True),
+    sa.Column('k_coefficient', sa.Numeric(precision=6, scale=4), nullable=True),
+    sa.Column('read_out', sa.Text(), nullable=True),
+    sa.Column('record_key', sa.String(length=120), nullable=True),
+    sa.Column('record_digest', sa.String(length=64), nullable=True),
+    sa.Column('record_signature', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_openings_section_id_sections')),
+    sa.ForeignKeyConstraint(['started_by_id'], ['users.id'], name=op.f('fk_openings_started_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_openings')),
+    sa.UniqueConstraint('section_id', name=op.f('uq_openings_section_id'))
+    )
     op.create_table('price_form_fields',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
@@ -294,6 +319,79 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_form_fields')),
     sa.UniqueConstraint('section_id', 'key', name=op.f('uq_price_form_fields_section_id'))
     )
+    op.create_table('bid_decryptions',
+    sa.Column('opening_id', sa.Integer(), nullable=False),
+    sa.Column('bid_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'decrypted', 'failed', name='decryptionstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('fault', sa.Enum('unknown', 'bidder', 'platform', name='fault', native_enum=False, create_constraint=True, length=32), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('decrypted_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decrypted_by_escrow', sa.Boolean(), nullable=False),
+    sa.Column('decryption_ip', sa.String(length=64), nullable=True),
+    sa.Column('plaintext_key', sa.String(length=120), nullable=True),
+    sa.Column('price_form', sa.Text(), nullable=True),
+    sa.Column('manifest', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bid_id'], ['bids.id'], name=op.f('fk_bid_decryptions_bid_id_bids')),
+    sa.ForeignKeyConstraint(['opening_id'], ['openings.id'], name=op.f('fk_bid_decryptions_opening_id_openings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bid_decryptions')),
+    sa.UniqueConstraint('bid_id', name=op.f('uq_bid_decryptions_bid_id'))
+    )
+    with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bid_decryptions_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('hall_sign_ins',
+    sa.Column('opening_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('certificate_fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['opening_id'], ['openings.id'], name=op.f('fk_hall_sign_ins_opening_id_openings')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_hall_sign_ins_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_hall_sign_ins_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hall_sign_ins')),
+    sa.UniqueConstraint('opening_id', 'organisation_id', name=op.f('uq_hall_sign_ins_opening_id'))
+    )
+    with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hall_sign_ins_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('opening_confirmations',
+    sa.Column('opening_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['opening_id'], ['openings.id'], name=op.f('fk_opening_confirmations_opening_id_openings')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_opening_confirmations_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_opening_confirmations_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_opening_confirmations')),
+    sa.UniqueConstraint('opening_id', 'organisation_id', name=op.f('uq_opening_confirmations_opening_id'))
+    )
+    with op.batch_alter_table('opening_confirmations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_opening_confirmations_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('opening_objections',
+    sa.Column('opening_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('raised_by_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('raised_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answered_by_id', sa.Integer(), nullable=True),
+    sa.Column('answered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['answered_by_id'], ['users.id'], name=op.f('fk_opening_objections_answered_by_id_users')),
+    sa.ForeignKeyConstraint(['opening_id'], ['openings.id'], name=op.f('fk_opening_objections_opening_id_openings')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_opening_objections_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['raised_by_id'], ['users.id'], name=op.f('fk_opening_objections_raised_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_opening_objections'))
+    )
+    with op.batch_alter_table('opening_objections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_opening_objections_opening_id'), ['opening_id'], unique=False)
+
     op.create_table('receipts',
     sa.Column('sequence', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('bid_id', sa.Integer(), nullable=False),
@@ -324,6 +422,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_tender_documents_uploaded_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tender_documents'))
     )
+    op.create_table('decryption_rulings',
+    sa.Column('decryption_id', sa.Integer(), nullable=False),
+    sa.Column('ruling', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['by_id'], ['users.id'], name=op.f('fk_decryption_rulings_by_id_users')),
+    sa.ForeignKeyConstraint(['decryption_id'], ['bid_decryptions.id'], name=op.f('fk_decryption_rulings_decryption_id_bid_decryptions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_decryption_rulings'))
+    )
+    with op.batch_alter_table('decryption_rulings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_decryption_rulings_decryption_id'), ['decryption_id'], unique=False)
+
     op.create_table('downloads',
     sa.Column('document_id', sa.Integer(), nullable=False),
     sa.Column('section_id', sa.Integer(), nullable=False),
@@ -342,6 +454,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_downloads_document_id'), ['document_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_downloads_section_id'), ['section_id'], unique=False)
 
+    op.create_table('share_releases',
+    sa.Column('decryption_id', sa.Integer(), nullable=False),
+    sa.Column('officer_id', sa.Integer(), nullable=False),
+    sa.Column('x', sa.Integer(), nullable=False),
+    sa.Column('y_hex', sa.String(length=128), nullable=True),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['decryption_id'], ['bid_decryptions.id'], name=op.f('fk_share_releases_decryption_id_bid_decryptions')),
+    sa.ForeignKeyConstraint(['officer_id'], ['users.id'], name=op.f('fk_share_releases_officer_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_share_releases')),
+    sa.UniqueConstraint('decryption_id', 'officer_id', name=op.f('uq_share_releases_decryption_id'))
+    )
+    with op.batch_alter_table('share_releases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_share_releases_decryption_id'), ['decryption_id'], unique=False)
+
     # ### end Alembic commands ###
     for statement in APPEND_ONLY_SQL.get(op.get_bind().dialect.name, []):
         op.execute(statement)
@@ -349,17 +476,42 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('share_releases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_share_releases_decryption_id'))
+
+    op.drop_table('share_releases')
     with op.batch_alter_table('downloads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_downloads_section_id'))
         batch_op.drop_index(batch_op.f('ix_downloads_document_id'))
 
     op.drop_table('downloads')
+    with op.batch_alter_table('decryption_rulings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_decryption_rulings_decryption_id'))
+
+    op.drop_table('decryption_rulings')
     op.drop_table('tender_documents')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_receipts_bid_id'))
 
     op.drop_table('receipts')
+    with op.batch_alter_table('opening_objections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_opening_objections_opening_id'))
+
+    op.drop_table('opening_objections')
+    with op.batch_alter_table('opening_confirmations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_opening_confirmations_opening_id'))
+
+    op.drop_table('opening_confirmations')
+    with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hall_sign_ins_opening_id'))
+
+    op.drop_table('hall_sign_ins')
+    with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bid_decryptions_opening_id'))
+
+    op.drop_table('bid_decryptions')
     op.drop_table('price_form_fields')
+    op.drop_table('openings')
     with op.batch_alter_table('opening_officers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_opening_officers_section_id'))
 

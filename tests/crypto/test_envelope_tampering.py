@@ -217,6 +217,10 @@ def test_the_verifier_refuses_early_and_stays_refusing(sealed, bidder, other_bid
     with pytest.raises(SignerMismatch):
         verifier.feed(envelope[:sealed[1].header.size])
     assert verifier.bytes_seen == sealed[1].header.size
+    with pytest.raises(SignerMismatch):
+        verifier.feed(envelope[sealed[1].header.size:])
+    with pytest.raises(SignerMismatch):
+        verifier.finish()
 
 
 def test_a_failed_open_reports_the_first_bad_chunk_with_two_threads(sealed, bidder):
