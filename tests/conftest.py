@@ -160,3 +160,30 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture()
+def socket_client(app):
+    """Flask-SocketIO test clients; afterwards the shared server is put back as real clients need it.
+
+    The test client patches the process-wide Socket.IO server (packet sending, synchronous handlers); left
+    patched, a later test's real python-socketio or browser client would never hear back.
+    """
+    from core.extensions import socketio
+
+    made = []
+
+    def make(flask_client):
+        client = socketio.test_client(app, flask_test_client=flask_client)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        if client.is_connected():
+            client.disconnect()
+    server = socketio.server
+    for name in ("_send_packet", "_send_eio_packet"):
+        server.__dict__.pop(name, None)
+    server.async_handlers = True
+    server.eio.async_handlers = True

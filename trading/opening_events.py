@@ -5,7 +5,7 @@ session (request teardown never runs in socket handlers).
 """
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 from flask_login import current_user
 from flask_socketio import join_room
 
@@ -19,6 +19,7 @@ from trading.opening import BidDecryption, Opening
 
 
 def _handle(work):
+    g.pop("_login_user", None)  # each event loads its user from the session afresh
     try:
         return work()
     except DomainError as exc:
