@@ -226,6 +226,44 @@ def cmd_verify_receipt(args, home: Home) -> None:
           f"(receipt valid)")
 
 
+def _my_bid(platform: Platform, section: int) -> int:
+    bids = [b for b in platform.call("GET", f"/sections/{section}/my-bids")["bids"] if b["state"] == "submitted"]
+    if not bids:
+        raise SystemExit("本单位在该标段没有有效的投标文件 (no submitted bid in this section)")
+    return bids[-1]["id"]
+
+
+def cmd_decrypt(args, home: Home) -> None:
+    """不见面开标: unwrap the content key here with the encryption key; only that key goes to the platform."""
+    import base64
+
+    platform = home.platform()
+    bid = args.bid or _my_bid(platform, args.section)
+    data = platform.call("GET", f"/bids/{bid}/envelope-header")
+    header = envelope.read_header(io.BytesIO(base64.b64decode(data["header"])))
+    key = load_private_key_file(home.file("encryption-key.pem"), _password(args))
+    content_key = envelope.unwrap_content_key(header, key)
+    result = platform.call("POST", f"/bids/{bid}/decrypt", json={"content_key": base64.b64encode(content_key).decode()})
+    if result["state"] != "decrypted":
+        raise SystemExit(f"✗ 解密失败 (decryption failed): {result.get('error')}")
+    print(f"✓ 投标文件 {bid} 已解密 (decrypted)")
+
+
+def cmd_release_share(args, home: Home) -> None:
+    """For opening officers: unwrap this officer's escrow share of a bid ruled a PLATFORM fault, and release it."""
+    import base64
+
+    platform = home.platform()
+    data = platform.call("GET", f"/bids/{args.bid}/envelope-header")
+    if not data.get("officer"):
+        raise SystemExit("您不是该标段的开标密钥保管人 (you hold no share of this bid)")
+    header = envelope.read_header(io.BytesIO(base64.b64decode(data["header"])))
+    share = envelope.unwrap_share(header, data["officer"], load_private_key_file(home.file("encryption-key.pem"),
+                                                                                 _password(args)))
+    result = platform.call("POST", f"/bids/{args.bid}/shares", json={"x": share.x, "y": share.y.hex()})
+    print(f"✓ 份额已释放 (share released); 投标文件状态 {result['state']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bidtool", description="bidhall 投标文件制作工具 (bid preparation tool)")
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="folder for keys and settings")
@@ -258,10 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--platform-cert")
     p.add_argument("--ca")
     p.add_argument("--bid", help="also check that this sealed bid file is the one the receipt names")
+    p = sub.add_parser("decrypt", help="decrypt my bid at the online opening")
+    p.add_argument("section", type=int)
+    p.add_argument("--bid", type=int)
+    p = sub.add_parser("release-share", help="opening officers: release my escrow share of a bid")
+    p.add_argument("bid", type=int)
     args = parser.parse_args(argv)
     home = Home(args.home)
     commands = {"login": cmd_login, "enrol": cmd_enrol, "form": cmd_form, "seal": cmd_seal, "upload": cmd_upload,
-                "verify-receipt": cmd_verify_receipt}
+                "verify-receipt": cmd_verify_receipt, "decrypt": cmd_decrypt, "release-share": cmd_release_share}
     try:
         commands[args.command](args, home)
     except PlatformError as exc:
