@@ -72,7 +72,7 @@ def _requests(app, ids):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        url = rule.build({k: v for k, v in ids.items() if k in rule.arguments})[1]
+        url = rule.build({k: ids.get(k, 1) for k in rule.arguments})[1]  # unknown ids: 1
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url
 

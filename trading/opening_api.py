@@ -13,6 +13,7 @@ from core.errors import Forbidden, ValidationError
 from core.permissions import agents_only, bidders_only, signed_in
 from crypto.canonical import parse_canonical_json
 from trading import opening_operations as ops
+from trading import opening_readout as readout
 from trading.bids import OpeningOfficer
 from trading.hall_state import broadcast, may_enter, state_for
 from trading.opening import BidDecryption, Objection, Opening
@@ -170,7 +171,7 @@ def release_share(bid_id: int):
 @agents_only
 def hall_read_out(section_id: int):
     opening = _hall(section_id)
-    ops.finish_decryption(opening, current_user)
+    readout.finish_decryption(opening, current_user)
     return _done(opening, state_for(opening, current_user))
 
 
@@ -180,7 +181,7 @@ def hall_read_out(section_id: int):
 @bidders_only
 def hall_objection(section_id: int):
     opening = _hall(section_id)
-    objection = ops.raise_objection(opening, current_user, str(json_body().get("text", "")))
+    objection = readout.raise_objection(opening, current_user, str(json_body().get("text", "")))
     return _done(opening, {"objection": objection.id})
 
 
@@ -192,7 +193,7 @@ def answer_objection(objection_id: int):
     if objection is None:
         abort(404)
     opening = db.session.get(Opening, objection.opening_id)
-    ops.answer_objection(objection, current_user, str(json_body().get("answer", "")))
+    readout.answer_objection(objection, current_user, str(json_body().get("answer", "")))
     return _done(opening, {"objection": objection.id, "answer": objection.answer})
 
 
@@ -200,7 +201,7 @@ def answer_objection(objection_id: int):
 @bidders_only
 def hall_confirm(section_id: int):
     opening = _hall(section_id)
-    ops.confirm_record(opening, current_user)
+    readout.confirm_record(opening, current_user)
     return _done(opening, {"confirmed": True})
 
 
@@ -209,7 +210,7 @@ def hall_confirm(section_id: int):
 @agents_only
 def hall_close(section_id: int):
     opening = _hall(section_id)
-    ops.close(opening, current_user)
+    readout.close(opening, current_user)
     return _done(opening, state_for(opening, current_user))
 
 
