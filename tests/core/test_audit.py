@@ -81,3 +81,20 @@ def test_verify_notices_records_cut_from_the_end(app):
     _as_dba("DELETE FROM audit_events WHERE seq = 4")
     report = verify_chain()
     assert not report.ok and "removed" in report.problem
+
+
+def test_supervisors_browse_and_filter_the_log(client, factory):
+    from core.accounts import Role
+
+    _events(3)
+    audit.record("other.event", object_type="thing", object_id=99)
+    db.session.commit()
+    supervisor = factory.user(Role.SUPERVISOR)
+    factory.login(client, supervisor)
+    page = client.get("/admin/audit?action=other.").get_data(as_text=True)
+    assert "other.event" in page and "test.event" not in page
+    page = client.get("/admin/audit?object_type=thing&object_id=1").get_data(as_text=True)
+    assert "test.event" in page and "other.event" not in page
+    bidder_client = client.application.test_client()
+    factory.login(bidder_client, factory.user(Role.BIDDER))
+    assert bidder_client.get("/admin/audit").status_code == 403
