@@ -6,8 +6,6 @@ import sqlalchemy as sa
 from flask import abort, jsonify, request
 from flask_login import current_user
 
-from core import audit
-from core.accounts import Role, User
 from core.api import json_body, registry
 from core.clock import now
 from core.db import db
@@ -17,7 +15,7 @@ from core.pki import Purpose, current_certificate, platform
 from crypto.canonical import parse_canonical_json
 from crypto.certificates import certificate_pem
 from trading import bid_operations as ops
-from trading.bids import Bid, OpeningOfficer
+from trading.bids import Bid
 from trading.views import get_section
 
 TAG = "bids"
@@ -137,26 +135,7 @@ def set_officers(section_id: int):
     section = get_section(section_id, manage=True)
     body = json_body()
     ids, threshold = body.get("user_ids"), body.get("threshold")
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or len(set(ids)) != len(ids):
-        raise ValidationError("user_ids 应为不重复的用户编号列表 (a list of distinct user ids)", field="user_ids")
-    if not isinstance(threshold, int) or not 2 <= threshold <= len(ids):
-        raise ValidationError("门限应不少于2且不超过开标人员数 (2 ≤ threshold ≤ number of officers): no single "
-                              "officer may open a bid", field="threshold")
-    if db.session.scalar(sa.select(sa.func.count(Bid.id)).where(Bid.section_id == section.id)):
-        raise RuleViolation("已有投标文件，不能再更改开标人员 (bids exist: the officers are fixed)")
-    users = [db.session.get(User, i) for i in ids]
-    allowed = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.TENDEREE}
-    for user in users:
-        if user is None or user.role not in allowed:
-            raise ValidationError("开标人员应为代理、招标人、监督人员或交易中心人员 (officers are agents, tenderees, "
-                                  "supervisors or trading-centre staff)", field="user_ids")
-    for officer in ops.officers_of(section):
-        db.session.delete(officer)
-    db.session.flush()
-    for position, user in enumerate(users):
-        db.session.add(OpeningOfficer(section_id=section.id, user_id=user.id, position=position))
-    section.escrow_threshold = threshold
-    audit.record("section.officers_set", section, officers=ids, threshold=threshold)
+    ops.set_officers(section, ids, threshold)
     db.session.commit()
     return jsonify({"officers": ids, "threshold": threshold})
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from core import audit
-from core.accounts import User
+from core.accounts import Role, User
 from core.clock import format_local
 from core.counters import next_value
 from core.db import db
@@ -35,6 +35,8 @@ from trading.models import Section, SectionState
 
 #: A chunk larger than this is refused (the client splits; 8 MiB keeps server memory flat).
 MAX_CHUNK = 8 * 1024 * 1024
+#: Who may hold an escrow share: the agency, the tenderee, supervisors, trading-centre staff.
+OFFICER_ROLES = {Role.AGENT, Role.TENDEREE, Role.SUPERVISOR, Role.ADMIN}
 #: The largest envelope accepted.
 MAX_BID_BYTES = 4 * 1024 * 1024 * 1024
 
@@ -73,6 +75,28 @@ def _check_open(section: Section) -> None:
                              f"(the bid deadline has passed: nothing more is accepted)")
     if moment < section.issue_start:
         raise RuleViolation("招标文件尚未发售，不能递交投标文件 (bidding has not started)")
+
+
+def set_officers(section: Section, user_ids, threshold) -> None:
+    """Name the opening officers who hold escrow shares, and how many together open a bid (k ≥ 2)."""
+    if not isinstance(user_ids, list) or not all(isinstance(i, int) for i in user_ids) or len(set(user_ids)) != len(user_ids):
+        raise ValidationError("开标人员应为不重复的用户 (a list of distinct users)", field="user_ids")
+    if not isinstance(threshold, int) or not 2 <= threshold <= len(user_ids):
+        raise ValidationError("门限应不少于2且不超过开标人员数 (2 ≤ threshold ≤ number of officers): no single "
+                              "officer may open a bid", field="threshold")
+    if db.session.scalar(sa.select(sa.func.count(Bid.id)).where(Bid.section_id == section.id)):
+        raise RuleViolation("已有投标文件，不能再更改开标人员 (bids exist: the officers are fixed)")
+    users = [db.session.get(User, i) for i in user_ids]
+    if any(u is None or u.role not in OFFICER_ROLES for u in users):
+        raise ValidationError("开标人员应为代理、招标人、监督人员或交易中心人员 (officers are agents, tenderees, "
+                              "supervisors or trading-centre staff)", field="user_ids")
+    for officer in officers_of(section):
+        db.session.delete(officer)
+    db.session.flush()
+    for position, user in enumerate(users):
+        db.session.add(OpeningOfficer(section_id=section.id, user_id=user.id, position=position))
+    section.escrow_threshold = threshold
+    audit.record("section.officers_set", section, officers=user_ids, threshold=threshold)
 
 
 def officers_of(section: Section) -> list[OpeningOfficer]:

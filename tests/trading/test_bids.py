@@ -220,3 +220,17 @@ def test_no_plaintext_or_key_reaches_the_server(client, hall, app):
                            for row in conn.exec_driver_sql(f"SELECT * FROM {table}"))
         assert marker.decode() not in dump and content_key.hex() not in dump
     assert searched >= 3
+
+
+def test_officers_need_a_threshold_of_two_and_are_fixed_once_bids_exist(client, hall, factory):
+    section, [(_user, bidder), _] = hall
+    agent_headers = factory.token(client, db.session.get(type(_user), section.project.created_by_id))
+    officers = client.get(f"/api/v1/sections/{section.id}/sealing", headers=bidder.headers).get_json()["officers"]
+    ids = [int(o["officer"].split(":")[1]) for o in officers]
+    single = client.put(f"/api/v1/sections/{section.id}/officers", json={"user_ids": ids, "threshold": 1},
+                        headers=agent_headers)
+    assert single.status_code == 422 and "no single" in single.get_json()["error"]["message"]
+    upload(client, bidder.headers, section.id, seal_bid(client, bidder, section.id, BID_TEXT))
+    fixed = client.put(f"/api/v1/sections/{section.id}/officers", json={"user_ids": ids[:2], "threshold": 2},
+                       headers=agent_headers)
+    assert fixed.status_code == 409 and "fixed" in fixed.get_json()["error"]["message"]
