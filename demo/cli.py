@@ -24,6 +24,9 @@ def seed_command() -> None:
 
     for line in login_table():
         click.echo("  " + line)
+    click.echo("bidtool key folders of the demo holders (key password as above): instance/demo-keys/<user>, e.g.\n"
+               "  .venv/bin/bidtool --home instance/demo-keys/bidder1 login --server http://127.0.0.1:5000 "
+               "--username bidder1")
 
 
 @demo_cli.command("totp")

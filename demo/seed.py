@@ -18,6 +18,8 @@ from core.db import db
 from core.validators import make_credit_code
 from demo.documents import tender_documents_pdf
 from trading import operations as trading
+from demo.keys import enrol_holder
+from trading.bid_operations import set_officers
 from trading.models import Project
 
 DEMO_PASSWORD = "bidhall-demo-2026"
@@ -25,6 +27,7 @@ WORKS_CODE = "E3509020001202611001"
 GOODS_CODE = "E3509020001202611002"
 METHOD_WORKS = "works_comprehensive_benchmark"
 METHOD_GOODS = "gp_comprehensive_lowest_price_base"
+DEMO_SERVER = "http://127.0.0.1:5000"
 
 ORGANISATIONS = [
     # (key, kind, name, first 17 characters of the credit code, region)
@@ -132,6 +135,15 @@ def seed() -> bool:
         ])
         trading.upload_document(section, uploader=agent, title="招标文件", stream=io.BytesIO(pdf),
                                 filename=f"{section.code}-招标文件.pdf", content_type="application/pdf")
+    # Opening officers hold escrow shares of every bid (2 of 3 open one); their keys and the bidders' keys are
+    # made as bidtool would make them on each holder's machine (demo/keys.py).
+    officers = [users["agent"], users["supervisor"], users["admin"]]
+    for user in officers:
+        enrol_holder(user, for_organisation=False, password=DEMO_PASSWORD, server=DEMO_SERVER)
+    for section in (s1, s2, g1, g2):
+        set_officers(section, [u.id for u in officers], 2)
+    for i in range(1, 9):
+        enrol_holder(users[f"bidder{i}"], for_organisation=True, password=DEMO_PASSWORD, server=DEMO_SERVER)
     trading.publish(works)
     trading.publish(goods)
     return True

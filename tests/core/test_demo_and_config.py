@@ -26,6 +26,13 @@ def test_demo_seed_is_idempotent_and_prints_the_logins(runner):
     assert works.sections[1].bid_security_amount == 0  # 二标段: bond waived
     pdf = works.sections[0].current_documents[0].file.path.read_bytes()
     assert pdf.startswith(b"%PDF")
+    from pathlib import Path
+
+    from trading.bid_operations import officers_of
+
+    assert len(officers_of(works.sections[0])) == 3 and works.sections[0].escrow_threshold == 2
+    keys = Path(runner.app.instance_path) / "demo-keys" / "bidder1"
+    assert (keys / "encryption-key.pem").read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY")
     totp = runner.invoke(args=["demo", "totp", "supervisor"])
     assert totp.exit_code == 0 and totp.output.strip().isdigit()
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
