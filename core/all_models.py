@@ -9,3 +9,5 @@ import core.pki_api  # noqa: F401
 import core.counters  # noqa: F401
 import trading.bids  # noqa: F401
 import trading.opening  # noqa: F401
+import evaluation.experts  # noqa: F401
+import evaluation.draw_models  # noqa: F401

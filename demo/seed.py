@@ -18,6 +18,7 @@ from core.db import db
 from core.validators import make_credit_code
 from demo.documents import tender_documents_pdf
 from trading import operations as trading
+from demo.experts import seed_demo_pool
 from demo.keys import enrol_holder
 from trading.bid_operations import set_officers
 from trading.models import Project
@@ -146,6 +147,7 @@ def seed() -> bool:
         enrol_holder(users[f"bidder{i}"], for_organisation=True, password=DEMO_PASSWORD, server=DEMO_SERVER)
     trading.publish(works)
     trading.publish(goods)
+    seed_demo_pool()
     return True
 
 

@@ -38,6 +38,22 @@ MATRIX = {
     "api.rule_decryption": {A}, "api.release_share": SIGNED_IN, "api.hall_read_out": {A}, "api.hall_objection": {B},
     "api.answer_objection": {A}, "api.hall_confirm": {B}, "api.hall_close": {A}, "api.opening_record": SIGNED_IN,
     "api.opening_record_signature": SIGNED_IN,
+    # expert pool and draws
+    "experts.pool": {S, AD}, "experts.new_expert": {AD}, "experts.import_file": {AD}, "experts.profile": {S, AD},
+    "experts.change_status": {S, AD}, "experts.change_employer": {AD}, "experts.set_specialties": {AD},
+    "experts.link_account": {AD}, "experts.venues": {AD}, "experts.my_profile": {E}, "experts.declare_relation": {E},
+    "experts.add_unavailability": {E}, "experts.remove_unavailability": {E},
+    "draw.draws": {A, T, S, AD, E}, "draw.new_draw": {A}, "draw.draw": SIGNED_IN, "draw.commit": {A},
+    "draw.contribute": {S, T}, "draw.reveal": {A, S}, "draw.process_timeouts": {A, S}, "draw.recheck": {A},
+    "draw.open_to_committee": {A, S}, "draw.publish": {A, S}, "draw.cancel": {A, S}, "draw.record": PUBLIC,
+    "draw.record_json": PUBLIC, "draw.invitations": {E}, "draw.answer": {E},
+    "api.specialties_api": PUBLIC, "api.venues_api": SIGNED_IN, "api.create_draw_api": {A}, "api.get_draw_api": SIGNED_IN,
+    "api.commit_draw_api": {A}, "api.contribute_entropy_api": {S, T}, "api.reveal_draw_api": {A, S},
+    "api.recheck_draw_api": {A}, "api.draw_timeouts_api": {A, S}, "api.open_draw_to_committee_api": {A, S},
+    "api.publish_draw_api": {A, S}, "api.cancel_draw_api": {A, S}, "api.draw_record_api": PUBLIC,
+    "api.invitations_api": {E}, "api.answer_invitation_api": {E}, "api.list_experts_api": {S, AD},
+    "api.get_expert_api": {S, AD}, "api.create_expert_api": {AD}, "api.expert_status_api": {S, AD},
+    "api.import_experts_api": {AD}, "api.create_venue_api": {AD},
 }
 
 
@@ -64,7 +80,8 @@ def world(app, factory):
         users[role] = factory.user(role)
     section = project.sections[0]
     ids = {"project_id": project.id, "section_id": section.id, "document_id": section.current_documents[0].id,
-           "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1, "objection_id": 1}
+           "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1, "objection_id": 1,
+           "draw_id": 1, "expert_id": 1, "period_id": 1, "assignment_id": 1}
     return users, ids
 
 

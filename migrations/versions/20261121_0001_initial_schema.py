@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:25:16.152217
+Create Date: 2026-11-21 22:44:34.522902
 """
 from alembic import op
 import sqlalchemy as sa
@@ -94,6 +94,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('venues',
+    sa.Column('code', sa.String(length=24), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('region_code', sa.String(length=6), nullable=False),
+    sa.Column('neighbour_regions', sa.String(length=400), nullable=False),
+    sa.Column('seats', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_venues_organisation_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_venues')),
+    sa.UniqueConstraint('code', name=op.f('uq_venues_code'))
+    )
     op.create_table('api_tokens',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -135,6 +149,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_certificates_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificates_user_id'), ['user_id'], unique=False)
 
+    op.create_table('experts',
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('id_number_hash', sa.String(length=64), nullable=False),
+    sa.Column('id_number_last4', sa.String(length=4), nullable=False),
+    sa.Column('mobile_sealed', sa.String(length=200), nullable=True),
+    sa.Column('title', sa.String(length=32), nullable=False),
+    sa.Column('region_code', sa.String(length=6), nullable=False),
+    sa.Column('employer_name', sa.String(length=200), nullable=False),
+    sa.Column('employer_credit_code', sa.String(length=18), nullable=False),
+    sa.Column('status', sa.Enum('active', 'suspended', 'penalised', name='expertstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('status_reason', sa.Text(), nullable=True),
+    sa.Column('status_changed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_experts_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_experts')),
+    sa.UniqueConstraint('code', name=op.f('uq_experts_code')),
+    sa.UniqueConstraint('id_number_hash', name=op.f('uq_experts_id_number_hash')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_experts_user_id'))
+    )
+    with op.batch_alter_table('experts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_experts_employer_credit_code'), ['employer_credit_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_experts_region_code'), ['region_code'], unique=False)
+
     op.create_table('notifications',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -172,6 +212,59 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
     sa.UniqueConstraint('code', name=op.f('uq_projects_code'))
     )
+    op.create_table('expert_past_employments',
+    sa.Column('expert_id', sa.Integer(), nullable=False),
+    sa.Column('employer_name', sa.String(length=200), nullable=False),
+    sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('start', sa.Date(), nullable=True),
+    sa.Column('end', sa.Date(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_expert_past_employments_expert_id_experts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_past_employments'))
+    )
+    with op.batch_alter_table('expert_past_employments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_expert_past_employments_credit_code'), ['credit_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_expert_past_employments_expert_id'), ['expert_id'], unique=False)
+
+    op.create_table('expert_relations',
+    sa.Column('expert_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_name', sa.String(length=200), nullable=False),
+    sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('kind', sa.Enum('relative_employed', 'shareholding', 'adviser', 'other', name='relationkind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('declared_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_expert_relations_expert_id_experts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_relations'))
+    )
+    with op.batch_alter_table('expert_relations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_expert_relations_credit_code'), ['credit_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_expert_relations_expert_id'), ['expert_id'], unique=False)
+
+    op.create_table('expert_specialties',
+    sa.Column('expert_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=8), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_expert_specialties_expert_id_experts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_specialties')),
+    sa.UniqueConstraint('expert_id', 'code', name=op.f('uq_expert_specialties_expert_id'))
+    )
+    with op.batch_alter_table('expert_specialties', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_expert_specialties_code'), ['code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_expert_specialties_expert_id'), ['expert_id'], unique=False)
+
+    op.create_table('expert_unavailability',
+    sa.Column('expert_id', sa.Integer(), nullable=False),
+    sa.Column('start', sa.Date(), nullable=False),
+    sa.Column('end', sa.Date(), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_expert_unavailability_expert_id_experts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_unavailability'))
+    )
+    with op.batch_alter_table('expert_unavailability', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_expert_unavailability_expert_id'), ['expert_id'], unique=False)
+
     op.create_table('invitations',
     sa.Column('project_id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -268,6 +361,47 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_clarifications_section_id_sections')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clarifications'))
     )
+    op.create_table('draws',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('requested', 'committed', 'drawn', 'completed', 'committee_revealed', 'published', 'cancelled', name='drawstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('committee_rule', sa.String(length=40), nullable=False),
+    sa.Column('tenderee_representatives', sa.Integer(), nullable=False),
+    sa.Column('regions_allowed', sa.String(length=400), nullable=False),
+    sa.Column('regions_excluded', sa.String(length=400), nullable=False),
+    sa.Column('evaluation_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmation_minutes', sa.Integer(), nullable=False),
+    sa.Column('supervisor_org_id', sa.Integer(), nullable=True),
+    sa.Column('bidders_known', sa.Boolean(), nullable=False),
+    sa.Column('bidder_credit_codes', sa.Text(), nullable=False),
+    sa.Column('request_json', sa.Text(), nullable=True),
+    sa.Column('request_digest', sa.String(length=64), nullable=True),
+    sa.Column('eligible_digest', sa.String(length=64), nullable=True),
+    sa.Column('commitment', sa.String(length=64), nullable=True),
+    sa.Column('eligible_json', sa.Text(), nullable=True),
+    sa.Column('eligible_count', sa.Integer(), nullable=False),
+    sa.Column('candidate_count', sa.Integer(), nullable=False),
+    sa.Column('salt', sa.String(length=32), nullable=False),
+    sa.Column('secret_sealed', sa.Text(), nullable=True),
+    sa.Column('result_sealed', sa.Text(), nullable=True),
+    sa.Column('result_commitment', sa.String(length=64), nullable=True),
+    sa.Column('record_json', sa.Text(), nullable=True),
+    sa.Column('cancel_reason', sa.Text(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('committed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('drawn_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('committee_revealed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_draws_requested_by_id_users')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_draws_section_id_sections')),
+    sa.ForeignKeyConstraint(['supervisor_org_id'], ['organisations.id'], name=op.f('fk_draws_supervisor_org_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draws'))
+    )
+    with op.batch_alter_table('draws', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draws_section_id'), ['section_id'], unique=False)
+
     op.create_table('opening_officers',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -340,6 +474,85 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bid_decryptions_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('draw_assignments',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('slot', sa.Integer(), nullable=False),
+    sa.Column('quota', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('venue_code', sa.String(length=24), nullable=True),
+    sa.Column('seat', sa.Integer(), nullable=True),
+    sa.Column('expert_tag', sa.String(length=64), nullable=False),
+    sa.Column('expert_sealed', sa.Text(), nullable=False),
+    sa.Column('status', sa.Enum('notified', 'confirmed', 'declined', 'timed_out', 'recused', name='assignmentstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('notified_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('respond_by', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('responded_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decline_reason', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_assignments_draw_id_draws')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_assignments'))
+    )
+    with op.batch_alter_table('draw_assignments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_assignments_draw_id'), ['draw_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_draw_assignments_expert_tag'), ['expert_tag'], unique=False)
+
+    op.create_table('draw_contributions',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('contributor', sa.String(length=120), nullable=False),
+    sa.Column('at', sa.String(length=40), nullable=False),
+    sa.Column('entropy', sa.Text(), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_contributions_draw_id_draws')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_draw_contributions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_contributions')),
+    sa.UniqueConstraint('draw_id', 'user_id', name=op.f('uq_draw_contributions_draw_id'))
+    )
+    with op.batch_alter_table('draw_contributions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_contributions_draw_id'), ['draw_id'], unique=False)
+
+    op.create_table('draw_exclusions',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('expert_code', sa.String(length=16), nullable=False),
+    sa.Column('rule', sa.String(length=32), nullable=False),
+    sa.Column('reason_zh', sa.String(length=300), nullable=False),
+    sa.Column('reason_en', sa.String(length=300), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_exclusions_draw_id_draws')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_exclusions'))
+    )
+    with op.batch_alter_table('draw_exclusions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_exclusions_draw_id'), ['draw_id'], unique=False)
+
+    op.create_table('draw_quotas',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('specialty', sa.String(length=8), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('reserves', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_quotas_draw_id_draws'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_quotas'))
+    )
+    with op.batch_alter_table('draw_quotas', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_quotas_draw_id'), ['draw_id'], unique=False)
+
+    op.create_table('draw_venues',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('venue_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.Enum('main', 'secondary', name='venuerole', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('seats', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_venues_draw_id_draws'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['venue_id'], ['venues.id'], name=op.f('fk_draw_venues_venue_id_venues')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_venues'))
+    )
+    with op.batch_alter_table('draw_venues', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_venues_draw_id'), ['draw_id'], unique=False)
 
     op.create_table('hall_sign_ins',
     sa.Column('opening_id', sa.Integer(), nullable=False),
@@ -454,6 +667,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_downloads_document_id'), ['document_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_downloads_section_id'), ['section_id'], unique=False)
 
+    op.create_table('draw_replacements',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=20), nullable=False),
+    sa.Column('replaced_id', sa.Integer(), nullable=False),
+    sa.Column('substitute_id', sa.Integer(), nullable=False),
+    sa.Column('from_reserve', sa.Boolean(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_replacements_draw_id_draws')),
+    sa.ForeignKeyConstraint(['replaced_id'], ['draw_assignments.id'], name=op.f('fk_draw_replacements_replaced_id_draw_assignments')),
+    sa.ForeignKeyConstraint(['substitute_id'], ['draw_assignments.id'], name=op.f('fk_draw_replacements_substitute_id_draw_assignments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_replacements')),
+    sa.UniqueConstraint('draw_id', 'round', name=op.f('uq_draw_replacements_draw_id'))
+    )
+    with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_draw_replacements_draw_id'), ['draw_id'], unique=False)
+
     op.create_table('share_releases',
     sa.Column('decryption_id', sa.Integer(), nullable=False),
     sa.Column('officer_id', sa.Integer(), nullable=False),
@@ -480,6 +711,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_share_releases_decryption_id'))
 
     op.drop_table('share_releases')
+    with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_replacements_draw_id'))
+
+    op.drop_table('draw_replacements')
     with op.batch_alter_table('downloads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_downloads_section_id'))
         batch_op.drop_index(batch_op.f('ix_downloads_document_id'))
@@ -506,6 +741,27 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_hall_sign_ins_opening_id'))
 
     op.drop_table('hall_sign_ins')
+    with op.batch_alter_table('draw_venues', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_venues_draw_id'))
+
+    op.drop_table('draw_venues')
+    with op.batch_alter_table('draw_quotas', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_quotas_draw_id'))
+
+    op.drop_table('draw_quotas')
+    with op.batch_alter_table('draw_exclusions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_exclusions_draw_id'))
+
+    op.drop_table('draw_exclusions')
+    with op.batch_alter_table('draw_contributions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_contributions_draw_id'))
+
+    op.drop_table('draw_contributions')
+    with op.batch_alter_table('draw_assignments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draw_assignments_expert_tag'))
+        batch_op.drop_index(batch_op.f('ix_draw_assignments_draw_id'))
+
+    op.drop_table('draw_assignments')
     with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bid_decryptions_opening_id'))
 
@@ -516,6 +772,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opening_officers_section_id'))
 
     op.drop_table('opening_officers')
+    with op.batch_alter_table('draws', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_draws_section_id'))
+
+    op.drop_table('draws')
     op.drop_table('clarifications')
     with op.batch_alter_table('bids', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bids_section_id'))
@@ -528,17 +788,42 @@ def downgrade() -> None:
     op.drop_table('bid_uploads')
     op.drop_table('sections')
     op.drop_table('invitations')
+    with op.batch_alter_table('expert_unavailability', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expert_unavailability_expert_id'))
+
+    op.drop_table('expert_unavailability')
+    with op.batch_alter_table('expert_specialties', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expert_specialties_expert_id'))
+        batch_op.drop_index(batch_op.f('ix_expert_specialties_code'))
+
+    op.drop_table('expert_specialties')
+    with op.batch_alter_table('expert_relations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expert_relations_expert_id'))
+        batch_op.drop_index(batch_op.f('ix_expert_relations_credit_code'))
+
+    op.drop_table('expert_relations')
+    with op.batch_alter_table('expert_past_employments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expert_past_employments_expert_id'))
+        batch_op.drop_index(batch_op.f('ix_expert_past_employments_credit_code'))
+
+    op.drop_table('expert_past_employments')
     op.drop_table('projects')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
 
     op.drop_table('notifications')
+    with op.batch_alter_table('experts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_experts_region_code'))
+        batch_op.drop_index(batch_op.f('ix_experts_employer_credit_code'))
+
+    op.drop_table('experts')
     with op.batch_alter_table('certificates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_certificates_user_id'))
         batch_op.drop_index(batch_op.f('ix_certificates_organisation_id'))
 
     op.drop_table('certificates')
     op.drop_table('api_tokens')
+    op.drop_table('venues')
     op.drop_table('users')
     op.drop_table('stored_files')
     op.drop_table('organisations')
