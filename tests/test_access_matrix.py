@@ -12,7 +12,8 @@ A, B, T, E, S, I, AD = (Role.AGENT, Role.BIDDER, Role.TENDEREE, Role.EXPERT, Rol
 MATRIX = {
     "trading.notices": PUBLIC, "trading.project": PUBLIC, "trading.section": PUBLIC,
     "trading.download": SIGNED_IN, "trading.workspace": SIGNED_IN, "trading.notifications": SIGNED_IN,
-    "trading.downloads": SIGNED_IN,
+    "trading.downloads": SIGNED_IN, "trading.opening_hall": SIGNED_IN,
+    "bids.certificates": SIGNED_IN, "bids.certificate_login": PUBLIC,
     "trading.new_project": {A}, "trading.new_section": {A}, "trading.upload_document": {A}, "trading.price_form": {A},
     "trading.invite": {A}, "trading.publish": {A}, "trading.new_clarification": {A},
     "auth.login": PUBLIC, "auth.second_factor": PUBLIC, "auth.totp_setup": PUBLIC, "auth.register": PUBLIC,

@@ -17,7 +17,7 @@ from core.permissions import agents_only, public, signed_in
 from evaluation.catalogue import method_titles
 from trading import operations as ops
 from trading.models import (METHOD_LABELS, PRICE_FIELD_TYPE_LABELS, PROJECT_TYPE_LABELS, Clarification,
-                            Project, ProjectState, ProjectType, Section, TenderDocument)
+                            Project, ProjectState, ProjectType, Section, SectionState, TenderDocument)
 
 bp = Blueprint("trading", __name__)
 
@@ -36,6 +36,7 @@ ROUTES = [
     ("/projects/<int:project_id>/publish", "publish", ["POST"]),
     ("/sections/<int:section_id>/clarifications/new", "new_clarification", ["GET", "POST"]),
     ("/sections/<int:section_id>/downloads", "downloads", ["GET"]),
+    ("/sections/<int:section_id>/opening", "opening_hall", ["GET"]),
 ]
 
 
@@ -79,7 +80,11 @@ def section(section_id: int):
     clarifications = db.session.scalars(sa.select(Clarification).where(Clarification.section_id == item.id)
                                         .order_by(Clarification.number)).all()
     can_see = item.project.can_see_downloaders(current_user)
+    from trading import clock_source
+
+    hall_open = item.state is not SectionState.DRAFT and clock_source.now() >= item.deadline
     return render_template("trading/section.html", section=item, project=item.project, methods=method_titles(),
+                           hall_open=hall_open,
                            clarifications=clarifications, downloads=ops.downloaders(item) if can_see else None)
 
 
@@ -325,6 +330,29 @@ def downloads(section_id: int):
     if not item.project.can_see_downloaders(current_user):
         abort(403)
     return render_template("trading/downloads.html", section=item, downloads=ops.downloaders(item))
+
+
+@signed_in
+def opening_hall(section_id: int):
+    """不见面开标大厅: the page; the hall itself lives on Socket.IO and the opening API."""
+    from trading import opening_operations
+    from trading.bids import OpeningOfficer
+    from trading.hall_state import may_enter
+
+    item = get_section(section_id)
+    try:
+        opening = opening_operations.hall_for(item)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("trading.section", section_id=item.id))
+    if not may_enter(opening, current_user):
+        abort(403)
+    officer = db.session.scalar(sa.select(OpeningOfficer).where(OpeningOfficer.section_id == item.id,
+                                                                OpeningOfficer.user_id == current_user.id))
+    return render_template("trading/opening_hall.html", section=item, host=item.project.can_manage(current_user),
+                           officer_id=officer.officer_id if officer else None)
 
 
 for _rule, _endpoint, _methods in ROUTES:
