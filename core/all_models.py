@@ -11,3 +11,4 @@ import trading.bids  # noqa: F401
 import trading.opening  # noqa: F401
 import evaluation.experts  # noqa: F401
 import evaluation.draw_models  # noqa: F401
+import evaluation.media.models  # noqa: F401

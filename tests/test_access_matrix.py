@@ -10,6 +10,7 @@ from core.permissions import PUBLIC, SIGNED_IN
 A, B, T, E, S, I, AD = (Role.AGENT, Role.BIDDER, Role.TENDEREE, Role.EXPERT, Role.SUPERVISOR, Role.ISSUER, Role.ADMIN)
 
 MATRIX = {
+    "media.room": SIGNED_IN, "media.recordings": {S}, "media.recording_file": {S},
     "trading.notices": PUBLIC, "trading.project": PUBLIC, "trading.section": PUBLIC,
     "trading.download": SIGNED_IN, "trading.workspace": SIGNED_IN, "trading.notifications": SIGNED_IN,
     "trading.downloads": SIGNED_IN, "trading.opening_hall": SIGNED_IN,
@@ -82,7 +83,7 @@ def world(app, factory):
     section = project.sections[0]
     ids = {"project_id": project.id, "section_id": section.id, "document_id": section.current_documents[0].id,
            "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1, "objection_id": 1,
-           "draw_id": 1, "expert_id": 1, "period_id": 1, "assignment_id": 1}
+           "draw_id": 1, "expert_id": 1, "period_id": 1, "room_id": 1, "recording_id": 1, "assignment_id": 1}
     return users, ids
 
 

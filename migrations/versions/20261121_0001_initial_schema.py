@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:44:34.522902
+Create Date: 2026-11-21 23:18:32.810006
 """
 from alembic import op
 import sqlalchemy as sa
@@ -402,6 +402,20 @@ def upgrade() -> None:
     with op.batch_alter_table('draws', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draws_section_id'), ['section_id'], unique=False)
 
+    op.create_table('media_rooms',
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('section_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.Enum('open', 'closed', name='roomstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('locked', sa.Boolean(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_media_rooms_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_rooms'))
+    )
+    with op.batch_alter_table('media_rooms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_rooms_section_id'), ['section_id'], unique=False)
+
     op.create_table('opening_officers',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -571,6 +585,67 @@ def upgrade() -> None:
     with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hall_sign_ins_opening_id'), ['opening_id'], unique=False)
 
+    op.create_table('media_recordings',
+    sa.Column('room_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('stream_id', sa.String(length=40), nullable=False),
+    sa.Column('stream_kind', sa.String(length=16), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('state', sa.Enum('recording', 'sealed', name='recordingstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('duration_ms', sa.BigInteger(), nullable=True),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('video_frames', sa.Integer(), nullable=True),
+    sa.Column('audio_packets', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['room_id'], ['media_rooms.id'], name=op.f('fk_media_recordings_room_id_media_rooms')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_media_recordings_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_recordings')),
+    sa.UniqueConstraint('key', name=op.f('uq_media_recordings_key')),
+    sa.UniqueConstraint('stream_id', name=op.f('uq_media_recordings_stream_id'))
+    )
+    with op.batch_alter_table('media_recordings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_recordings_room_id'), ['room_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_media_recordings_user_id'), ['user_id'], unique=False)
+
+    op.create_table('media_room_members',
+    sa.Column('room_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.Enum('expert', 'chair', 'venue_staff', 'supervisor', 'host', name='memberrole', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('venue', sa.String(length=200), nullable=True),
+    sa.Column('first_joined_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('removed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('removed_by_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['removed_by_id'], ['users.id'], name=op.f('fk_media_room_members_removed_by_id_users')),
+    sa.ForeignKeyConstraint(['room_id'], ['media_rooms.id'], name=op.f('fk_media_room_members_room_id_media_rooms')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_media_room_members_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_room_members')),
+    sa.UniqueConstraint('room_id', 'user_id', name=op.f('uq_media_room_members_room_id'))
+    )
+    with op.batch_alter_table('media_room_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_room_members_room_id'), ['room_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_media_room_members_user_id'), ['user_id'], unique=False)
+
+    op.create_table('media_timeline',
+    sa.Column('room_id', sa.Integer(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.Enum('join', 'leave', 'publish', 'unpublish', 'mute', 'unmute', 'remove', 'lock', 'unlock', 'stage', 'close', name='timelinekind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('label', sa.String(length=300), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_media_timeline_actor_id_users')),
+    sa.ForeignKeyConstraint(['room_id'], ['media_rooms.id'], name=op.f('fk_media_timeline_room_id_media_rooms')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_media_timeline_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_timeline'))
+    )
+    with op.batch_alter_table('media_timeline', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_timeline_room_id'), ['room_id'], unique=False)
+
     op.create_table('opening_confirmations',
     sa.Column('opening_id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -737,6 +812,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opening_confirmations_opening_id'))
 
     op.drop_table('opening_confirmations')
+    with op.batch_alter_table('media_timeline', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_timeline_room_id'))
+
+    op.drop_table('media_timeline')
+    with op.batch_alter_table('media_room_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_room_members_user_id'))
+        batch_op.drop_index(batch_op.f('ix_media_room_members_room_id'))
+
+    op.drop_table('media_room_members')
+    with op.batch_alter_table('media_recordings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_recordings_user_id'))
+        batch_op.drop_index(batch_op.f('ix_media_recordings_room_id'))
+
+    op.drop_table('media_recordings')
     with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hall_sign_ins_opening_id'))
 
@@ -772,6 +861,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opening_officers_section_id'))
 
     op.drop_table('opening_officers')
+    with op.batch_alter_table('media_rooms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_rooms_section_id'))
+
+    op.drop_table('media_rooms')
     with op.batch_alter_table('draws', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draws_section_id'))
 

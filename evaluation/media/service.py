@@ -1,0 +1,126 @@
+"""The bridge between the media loop and the Flask world (Socket.IO messages, database rows).
+
+The SFU's coroutines never touch the database nor block on a socket: what they report goes to a small
+worker. Database work runs on one worker thread inside an app context, commits once and always releases
+its session; Socket.IO messages go out from another thread.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+from core.db import db
+from core.extensions import socketio
+from evaluation.media import loop, operations
+from evaluation.media.config import MediaSettings
+from evaluation.media.presence import Presence
+from evaluation.media.recording import RecordingResult
+from evaluation.media.sfu import RoomRuntime
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/media"
+EXTENSION = "bidhall_media"
+
+
+def room_channel(room_id: int) -> str:
+    return f"media-room-{room_id}"
+
+
+class MediaService:
+    def __init__(self, app: Flask, settings: MediaSettings) -> None:
+        self.app, self.settings = app, settings
+        self.presence = Presence()
+        self.rooms: dict[int, RoomRuntime] = {}  # touched on the media loop only
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-db")
+        self._out = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-emit")
+        loop.use_host_addresses(settings.hosts)
+
+    @property
+    def storage_dir(self) -> Path:
+        return Path(self.app.config["STORAGE_DIR"])
+
+    # -- from a handler thread --------------------------------------------------------------------
+    def run(self, room_id: int, work: Callable[[RoomRuntime], Awaitable[Any]]) -> Any:
+        """Run ``work(runtime)`` on the media loop and wait for it (bounded by the configured timeout)."""
+        async def on_loop():
+            return await work(self._runtime(room_id))
+
+        return loop.call(on_loop(), self.settings.timeout_s)
+
+    def _runtime(self, room_id: int) -> RoomRuntime:
+        runtime = self.rooms.get(room_id)
+        if runtime is None:
+            runtime = self.rooms[room_id] = RoomRuntime(room_id, self.settings, self, self.storage_dir)
+        return runtime
+
+    def shutdown_room(self, room_id: int) -> None:
+        """Stop the room's live media: every connection is told and closed, every recording sealed."""
+        for sid in self.presence.sids_of(room_id):
+            socketio.emit("closed", {"room_id": room_id}, to=sid, namespace=NAMESPACE)
+            socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+        async def close(runtime: RoomRuntime) -> None:
+            await runtime.close()
+            self.rooms.pop(room_id, None)
+
+        self.run(room_id, close)
+
+    def shutdown(self) -> None:
+        """Close every room of this process (a worker stopping): every recording is sealed first."""
+        for room_id in self.presence.rooms() | set(self.rooms):
+            self.shutdown_room(room_id)
+        self.settle()
+
+    def settle(self, timeout: float = 10) -> None:
+        """Wait for the database work queued so far (tests and shutdown)."""
+        self._db.submit(lambda: None).result(timeout)
+
+    # -- hooks, called on the media loop: never block ------------------------------------------------
+    def stream_added(self, room_id: int, info: dict) -> None:
+        self.emit("stream_added", info, to=room_channel(room_id))
+
+    def stream_removed(self, room_id: int, info: dict) -> None:
+        self.emit("stream_removed", info, to=room_channel(room_id))
+
+    def subscription_closed(self, room_id: int, sid: str, pc_id: str, stream_id: str) -> None:
+        self.emit("subscription_closed", {"pc_id": pc_id, "stream_id": stream_id}, to=sid)
+
+    def recording_started(self, room_id: int, info: dict, key: str) -> None:
+        self.in_app(operations.start_recording, room_id, info, key)
+
+    def recording_finished(self, room_id: int, stream_id: str, result: RecordingResult) -> None:
+        self.in_app(operations.seal_recording, stream_id, sha256=result.sha256, size=result.size,
+                    duration_ms=result.duration_ms, video_frames=result.video_frames,
+                    audio_packets=result.audio_packets)
+
+    def emit(self, event: str, data: dict, *, to: str) -> None:
+        self._out.submit(socketio.emit, event, data, to=to, namespace=NAMESPACE)
+
+    def in_app(self, fn: Callable, *args, **kwargs) -> Future:
+        def run() -> None:
+            with self.app.app_context():
+                try:
+                    fn(*args, **kwargs)
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("media: %s failed", getattr(fn, "__name__", fn))
+                finally:
+                    db.session.remove()
+
+        return self._db.submit(run)
+
+
+def media_service(app: Flask | None = None) -> MediaService:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def init_app(app: Flask) -> None:
+    if EXTENSION not in app.extensions:
+        app.extensions[EXTENSION] = MediaService(app, MediaSettings.from_env())
