@@ -35,7 +35,7 @@ def test_a_bidder_registers_logs_in_and_downloads_the_documents(app, factory, ne
     page.goto("/")
     page.click(f"text={project_name}")
     page.click(f"text={section_name}")
-    assert page.locator("[data-server-clock] time").inner_text() != "--:--:--"
+    page.wait_for_function("() => document.querySelector('[data-server-clock] time').textContent !== '--:--:--'")
     with page.expect_download() as info:
         page.click(f"[data-document='{document_id}']")
     saved = tmp_path / "doc.pdf"

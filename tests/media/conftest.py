@@ -63,7 +63,15 @@ def sign_in(base_url: str, seat: Seat) -> str:
 
 
 def run(coro, timeout: float = 45):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    """Run a client scenario on its own loop in its own thread.
+
+    The main thread may already run an event loop (Playwright's sync API does, for the browser tests in the
+    same session), and asyncio.run refuses to nest.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coro, timeout)).result()
 
 
 async def until(condition, timeout: float = 15, step: float = 0.1) -> None:

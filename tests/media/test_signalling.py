@@ -48,7 +48,9 @@ def _offer(direction: str = "sendonly") -> str:
         sdp = pc.localDescription.sdp
         await pc.close()
         return sdp
-    return asyncio.run(make())
+    from tests.media.conftest import run
+
+    return run(make())
 
 
 def _eventually(condition, timeout: float = 5) -> None:
