@@ -81,9 +81,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def _csrf_unless_token():
-        # Bearer-token API calls carry no cookie, so they need no CSRF token; everything else does.
+        # CSRF guards what a cookie authenticates. An API call with a bearer token, a signature (issuers) or no
+        # session cookie at all (token requests, challenges) carries no ambient credential to abuse.
+        cookie_less_api = request.path.startswith("/api/") and (
+            request.headers.get("Authorization", "").startswith("Bearer ")
+            or app.config["SESSION_COOKIE_NAME"] not in request.cookies)
         if (app.config.get("WTF_CSRF_ENABLED", True) and request.method not in ("GET", "HEAD", "OPTIONS")
-                and not request.headers.get("Authorization", "").startswith("Bearer ")):
+                and not cookie_less_api):
             csrf.protect()
 
     @app.errorhandler(DomainError)

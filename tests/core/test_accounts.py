@@ -122,3 +122,25 @@ def test_admin_changes_a_role_and_it_is_audited(client, factory):
     assert db.session.get(User, target.id).role is Role.AGENT
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.role_changed"))
     assert event.details == {"before": "bidder", "after": "agent", "organisation_id": agency.id}
+
+
+def test_csrf_guards_cookie_sessions_but_not_cookie_less_api_calls(app, factory):
+    """bidtool and issuers call the API without a cookie; a browser session must send the CSRF token."""
+    user = factory.user(Role.BIDDER)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        tool = app.test_client(use_cookies=False)
+        token = tool.post("/api/v1/tokens", json={"username": user.username, "password": PASSWORD})
+        assert token.status_code == 200
+        assert tool.post("/api/v1/auth/challenge").status_code == 200
+        browser = app.test_client()
+        page = browser.get("/login").get_data(as_text=True)
+        csrf = page.split('name="csrf-token" content="')[1].split('"')[0]
+        assert browser.post("/login", data={"username": user.username, "password": PASSWORD,
+                                             "csrf_token": csrf}).status_code == 302
+        refused = browser.post("/api/v1/certificates/signing", json={"csr": "x"})
+        assert refused.status_code == 400
+        allowed = browser.post("/api/v1/certificates/signing", json={"csr": "x"}, headers={"X-CSRFToken": csrf})
+        assert allowed.status_code == 422  # past CSRF: the request itself is then judged
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
