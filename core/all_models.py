@@ -12,3 +12,5 @@ import trading.opening  # noqa: F401
 import evaluation.experts  # noqa: F401
 import evaluation.draw_models  # noqa: F401
 import evaluation.media.models  # noqa: F401
+import guarantees.models  # noqa: F401
+import guarantees.records  # noqa: F401

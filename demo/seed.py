@@ -19,6 +19,7 @@ from core.validators import make_credit_code
 from demo.documents import tender_documents_pdf
 from trading import operations as trading
 from demo.experts import seed_demo_pool
+from demo.guarantees import seed_security
 from demo.keys import enrol_holder
 from trading.bid_operations import set_officers
 from trading.models import Project
@@ -148,6 +149,7 @@ def seed() -> bool:
     trading.publish(works)
     trading.publish(goods)
     seed_demo_pool()
+    seed_security()
     return True
 
 

@@ -6,10 +6,24 @@ import pytest
 
 from core.accounts import OrgKind, Role
 from core.permissions import PUBLIC, SIGNED_IN
+from guarantees.issuer_auth import ISSUER_SIGNATURE
 
 A, B, T, E, S, I, AD = (Role.AGENT, Role.BIDDER, Role.TENDEREE, Role.EXPERT, Role.SUPERVISOR, Role.ISSUER, Role.ADMIN)
 
 MATRIX = {
+    "guarantees.home": SIGNED_IN, "guarantees.section": SIGNED_IN, "guarantees.apply": {B}, "guarantees.present": {B},
+    "guarantees.deposit_slip": {B}, "guarantees.waive": {A}, "guarantees.mine": {B}, "guarantees.request_surrender": {B},
+    "guarantees.pdf": SIGNED_IN, "guarantees.document": SIGNED_IN, "guarantees.check": PUBLIC, "guarantees.claims": {T},
+    "guarantees.new_claim": {T}, "issuers.queue": {I}, "issuers.decide": {I}, "issuers.dashboard": {I},
+    "issuers.products": {I}, "issuers.product_active": {I}, "issuers.settings": {I}, "issuers.supervision": {S, AD},
+    "issuers.deposits_page": {AD},
+    "api.guarantee_products": SIGNED_IN, "api.my_bid_security": {B}, "api.apply_for_guarantee": {B},
+    "api.present_guarantee": {B}, "api.deposit_slip": {B}, "api.check_guarantee_code": PUBLIC,
+    "api.issuer_applications": ISSUER_SIGNATURE, "api.issuer_application": ISSUER_SIGNATURE,
+    "api.issuer_approve": ISSUER_SIGNATURE, "api.issuer_reject": ISSUER_SIGNATURE, "api.issuer_issue": ISSUER_SIGNATURE,
+    "api.issuer_status": ISSUER_SIGNATURE, "api.issuer_surrender": ISSUER_SIGNATURE,
+    "api.issuer_claim_evidence": ISSUER_SIGNATURE, "api.issuer_answer_claim": ISSUER_SIGNATURE,
+    "api.issuer_callback": ISSUER_SIGNATURE, "api.issuer_dashboard": ISSUER_SIGNATURE,
     "media.room": SIGNED_IN, "media.recordings": {S}, "media.recording_file": {S},
     "trading.notices": PUBLIC, "trading.project": PUBLIC, "trading.section": PUBLIC,
     "trading.download": SIGNED_IN, "trading.workspace": SIGNED_IN, "trading.notifications": SIGNED_IN,
@@ -83,7 +97,7 @@ def world(app, factory):
     section = project.sections[0]
     ids = {"project_id": project.id, "section_id": section.id, "document_id": section.current_documents[0].id,
            "user_id": users[Role.BIDDER].id, "code": "zh", "upload_id": "0" * 32, "bid_id": 1, "certificate_id": 1, "objection_id": 1,
-           "draw_id": 1, "expert_id": 1, "period_id": 1, "room_id": 1, "recording_id": 1, "assignment_id": 1}
+           "draw_id": 1, "expert_id": 1, "period_id": 1, "room_id": 1, "recording_id": 1, "guarantee_id": 1, "product_id": 1, "claim_id": 1, "application_no": "BH0", "guarantee_no": "G0000", "assignment_id": 1}
     return users, ids
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:18:32.810006
+Create Date: 2026-11-21 23:30:58.472838
 """
 from alembic import op
 import sqlalchemy as sa
@@ -78,6 +78,58 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stored_files')),
     sa.UniqueConstraint('key', name=op.f('uq_stored_files_key'))
     )
+    op.create_table('guarantee_products',
+    sa.Column('issuer_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('form', sa.Enum('bank_guarantee', 'guarantee_company', 'surety_insurance', name='guaranteeform', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('premium_rate', sa.Numeric(precision=8, scale=6), nullable=False),
+    sa.Column('minimum_premium', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('min_amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('max_amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('max_validity_days', sa.Integer(), nullable=False),
+    sa.Column('supports_cipher', sa.Boolean(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_guarantee_products_issuer_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guarantee_products')),
+    sa.UniqueConstraint('issuer_id', 'code', name=op.f('uq_guarantee_products_issuer_id'))
+    )
+    with op.batch_alter_table('guarantee_products', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_guarantee_products_issuer_id'), ['issuer_id'], unique=False)
+
+    op.create_table('issuer_idempotency_keys',
+    sa.Column('issuer_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=False),
+    sa.Column('response', sa.Text(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_issuer_idempotency_keys_issuer_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_idempotency_keys')),
+    sa.UniqueConstraint('issuer_id', 'key', name=op.f('uq_issuer_idempotency_keys_issuer_id'))
+    )
+    op.create_table('issuer_profiles',
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('callback_url', sa.String(length=300), nullable=True),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_issuer_profiles_organisation_id_organisations')),
+    sa.PrimaryKeyConstraint('organisation_id', name=op.f('pk_issuer_profiles'))
+    )
+    op.create_table('issuer_request_nonces',
+    sa.Column('issuer_id', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('seen_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_issuer_request_nonces_issuer_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_request_nonces')),
+    sa.UniqueConstraint('issuer_id', 'nonce', name=op.f('uq_issuer_request_nonces_issuer_id'))
+    )
+    with op.batch_alter_table('issuer_request_nonces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_issuer_request_nonces_seen_at'), ['seen_at'], unique=False)
+
     op.create_table('users',
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('display_name', sa.String(length=100), nullable=False),
@@ -211,6 +263,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenderee_id'], ['organisations.id'], name=op.f('fk_projects_tenderee_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
     sa.UniqueConstraint('code', name=op.f('uq_projects_code'))
+    )
+    op.create_table('statement_imports',
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('imported_by_id', sa.Integer(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rows_total', sa.Integer(), nullable=False),
+    sa.Column('rows_matched', sa.Integer(), nullable=False),
+    sa.Column('rows_bad', sa.Integer(), nullable=False),
+    sa.Column('report', sa.Text(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_statement_imports_imported_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_imports'))
     )
     op.create_table('expert_past_employments',
     sa.Column('expert_id', sa.Integer(), nullable=False),
@@ -361,6 +426,25 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_clarifications_section_id_sections')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clarifications'))
     )
+    op.create_table('deposit_slips',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('sub_account', sa.String(length=40), nullable=False),
+    sa.Column('reference', sa.String(length=32), nullable=False),
+    sa.Column('payer_account', sa.String(length=40), nullable=False),
+    sa.Column('payer_name', sa.String(length=200), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_deposit_slips_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_deposit_slips_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deposit_slips')),
+    sa.UniqueConstraint('reference', name=op.f('uq_deposit_slips_reference')),
+    sa.UniqueConstraint('section_id', 'organisation_id', name=op.f('uq_deposit_slips_section_id'))
+    )
+    with op.batch_alter_table('deposit_slips', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deposit_slips_section_id'), ['section_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deposit_slips_sub_account'), ['sub_account'], unique=False)
+
     op.create_table('draws',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=False),
@@ -401,6 +485,57 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('draws', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draws_section_id'), ['section_id'], unique=False)
+
+    op.create_table('guarantees',
+    sa.Column('application_no', sa.String(length=32), nullable=False),
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('issuer_id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('applicant_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('cipher', 'plain', name='guaranteekind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('state', sa.Enum('applied', 'approved', 'rejected', 'issued', 'verified', 'in_use', 'released', 'claimed', 'paid', 'refused', 'expired', 'surrendered', name='guaranteestate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('live', sa.Integer(), nullable=True),
+    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('premium', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('valid_until_min', sa.Date(), nullable=False),
+    sa.Column('application_document', sa.Text(), nullable=False),
+    sa.Column('sealed_key', sa.String(length=200), nullable=True),
+    sa.Column('key_digest', sa.String(length=64), nullable=True),
+    sa.Column('key_released_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('applied_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decision_reason', sa.Text(), nullable=True),
+    sa.Column('guarantee_no', sa.String(length=40), nullable=True),
+    sa.Column('issued_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', sa.Date(), nullable=True),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('document', sa.Text(), nullable=True),
+    sa.Column('document_hash', sa.String(length=64), nullable=True),
+    sa.Column('verification_code', sa.String(length=24), nullable=True),
+    sa.Column('pdf_file_id', sa.Integer(), nullable=True),
+    sa.Column('surrender_requested_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sa.String(length=40), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['applicant_id'], ['users.id'], name=op.f('fk_guarantees_applicant_id_users')),
+    sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_guarantees_issuer_id_organisations')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_guarantees_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['pdf_file_id'], ['stored_files.id'], name=op.f('fk_guarantees_pdf_file_id_stored_files')),
+    sa.ForeignKeyConstraint(['product_id'], ['guarantee_products.id'], name=op.f('fk_guarantees_product_id_guarantee_products')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_guarantees_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guarantees')),
+    sa.UniqueConstraint('application_no', name=op.f('uq_guarantees_application_no')),
+    sa.UniqueConstraint('document_hash', name=op.f('uq_guarantees_document_hash')),
+    sa.UniqueConstraint('issuer_id', 'guarantee_no', name=op.f('uq_guarantees_issuer_id')),
+    sa.UniqueConstraint('section_id', 'organisation_id', 'live', name=op.f('uq_guarantees_section_id')),
+    sa.UniqueConstraint('verification_code', name=op.f('uq_guarantees_verification_code'))
+    )
+    with op.batch_alter_table('guarantees', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_guarantees_issuer_id'), ['issuer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_guarantees_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_guarantees_section_id'), ['section_id'], unique=False)
 
     op.create_table('media_rooms',
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -467,6 +602,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_form_fields')),
     sa.UniqueConstraint('section_id', 'key', name=op.f('uq_price_form_fields_section_id'))
     )
+    op.create_table('security_waivers',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('rule_key', sa.String(length=60), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('waived_amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('granted_by_id', sa.Integer(), nullable=False),
+    sa.Column('granted_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['granted_by_id'], ['users.id'], name=op.f('fk_security_waivers_granted_by_id_users')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_security_waivers_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_waivers')),
+    sa.UniqueConstraint('section_id', name=op.f('uq_security_waivers_section_id'))
+    )
     op.create_table('bid_decryptions',
     sa.Column('opening_id', sa.Integer(), nullable=False),
     sa.Column('bid_id', sa.Integer(), nullable=False),
@@ -488,6 +636,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bid_decryptions_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('deposits',
+    sa.Column('slip_id', sa.Integer(), nullable=False),
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('transaction_id', sa.String(length=64), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('received', 'refunded', name='depositstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['import_id'], ['statement_imports.id'], name=op.f('fk_deposits_import_id_statement_imports')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_deposits_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_deposits_section_id_sections')),
+    sa.ForeignKeyConstraint(['slip_id'], ['deposit_slips.id'], name=op.f('fk_deposits_slip_id_deposit_slips')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deposits')),
+    sa.UniqueConstraint('transaction_id', name=op.f('uq_deposits_transaction_id'))
+    )
+    with op.batch_alter_table('deposits', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deposits_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deposits_section_id'), ['section_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deposits_slip_id'), ['slip_id'], unique=False)
 
     op.create_table('draw_assignments',
     sa.Column('draw_id', sa.Integer(), nullable=False),
@@ -568,6 +738,28 @@ def upgrade() -> None:
     with op.batch_alter_table('draw_venues', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_venues_draw_id'), ['draw_id'], unique=False)
 
+    op.create_table('guarantee_claims',
+    sa.Column('guarantee_id', sa.Integer(), nullable=False),
+    sa.Column('claimant_id', sa.Integer(), nullable=False),
+    sa.Column('filed_by_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Enum('withdrawn_after_deadline', 'refused_award', 'refused_contract', 'collusion', name='claimreason', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('statement', sa.Text(), nullable=False),
+    sa.Column('evidence_file_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('filed', 'paid', 'refused', name='claimstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('filed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answer_reason', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['claimant_id'], ['organisations.id'], name=op.f('fk_guarantee_claims_claimant_id_organisations')),
+    sa.ForeignKeyConstraint(['evidence_file_id'], ['stored_files.id'], name=op.f('fk_guarantee_claims_evidence_file_id_stored_files')),
+    sa.ForeignKeyConstraint(['filed_by_id'], ['users.id'], name=op.f('fk_guarantee_claims_filed_by_id_users')),
+    sa.ForeignKeyConstraint(['guarantee_id'], ['guarantees.id'], name=op.f('fk_guarantee_claims_guarantee_id_guarantees')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guarantee_claims'))
+    )
+    with op.batch_alter_table('guarantee_claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_guarantee_claims_guarantee_id'), ['guarantee_id'], unique=False)
+
     op.create_table('hall_sign_ins',
     sa.Column('opening_id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -584,6 +776,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hall_sign_ins_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('issuer_notices',
+    sa.Column('issuer_id', sa.Integer(), nullable=False),
+    sa.Column('guarantee_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.Enum('application', 'release', 'claim', 'terms_key', 'surrender_request', name='noticekind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('document', sa.Text(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'delivered', 'failed', name='noticestate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['guarantee_id'], ['guarantees.id'], name=op.f('fk_issuer_notices_guarantee_id_guarantees')),
+    sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_issuer_notices_issuer_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_notices'))
+    )
+    with op.batch_alter_table('issuer_notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_issuer_notices_issuer_id'), ['issuer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_issuer_notices_next_attempt_at'), ['next_attempt_at'], unique=False)
 
     op.create_table('media_recordings',
     sa.Column('room_id', sa.Integer(), nullable=False),
@@ -692,6 +904,26 @@ def upgrade() -> None:
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_receipts_bid_id'), ['bid_id'], unique=False)
 
+    op.create_table('security_verifications',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('guarantee_id', sa.Integer(), nullable=True),
+    sa.Column('bid_id', sa.Integer(), nullable=True),
+    sa.Column('stage', sa.Enum('issue', 'presented', 'submission', 'opening', name='verificationstage', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('report', sa.Text(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bid_id'], ['bids.id'], name=op.f('fk_security_verifications_bid_id_bids')),
+    sa.ForeignKeyConstraint(['guarantee_id'], ['guarantees.id'], name=op.f('fk_security_verifications_guarantee_id_guarantees')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_security_verifications_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_security_verifications_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_verifications'))
+    )
+    with op.batch_alter_table('security_verifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_verifications_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_security_verifications_section_id'), ['section_id'], unique=False)
+
     op.create_table('tender_documents',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -724,6 +956,21 @@ def upgrade() -> None:
     with op.batch_alter_table('decryption_rulings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_decryption_rulings_decryption_id'), ['decryption_id'], unique=False)
 
+    op.create_table('deposit_refunds',
+    sa.Column('deposit_id', sa.Integer(), nullable=False),
+    sa.Column('principal', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('interest', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('total', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.Column('annual_rate', sa.Numeric(precision=8, scale=6), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('payee_account', sa.String(length=40), nullable=False),
+    sa.Column('instructed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['deposit_id'], ['deposits.id'], name=op.f('fk_deposit_refunds_deposit_id_deposits')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deposit_refunds')),
+    sa.UniqueConstraint('deposit_id', name=op.f('uq_deposit_refunds_deposit_id'))
+    )
     op.create_table('downloads',
     sa.Column('document_id', sa.Integer(), nullable=False),
     sa.Column('section_id', sa.Integer(), nullable=False),
@@ -760,6 +1007,19 @@ def upgrade() -> None:
     with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_replacements_draw_id'), ['draw_id'], unique=False)
 
+    op.create_table('issuer_notice_attempts',
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('url', sa.String(length=300), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['notice_id'], ['issuer_notices.id'], name=op.f('fk_issuer_notice_attempts_notice_id_issuer_notices')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_notice_attempts'))
+    )
+    with op.batch_alter_table('issuer_notice_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_issuer_notice_attempts_notice_id'), ['notice_id'], unique=False)
+
     op.create_table('share_releases',
     sa.Column('decryption_id', sa.Integer(), nullable=False),
     sa.Column('officer_id', sa.Integer(), nullable=False),
@@ -786,6 +1046,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_share_releases_decryption_id'))
 
     op.drop_table('share_releases')
+    with op.batch_alter_table('issuer_notice_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_issuer_notice_attempts_notice_id'))
+
+    op.drop_table('issuer_notice_attempts')
     with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draw_replacements_draw_id'))
 
@@ -795,11 +1059,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_downloads_document_id'))
 
     op.drop_table('downloads')
+    op.drop_table('deposit_refunds')
     with op.batch_alter_table('decryption_rulings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_decryption_rulings_decryption_id'))
 
     op.drop_table('decryption_rulings')
     op.drop_table('tender_documents')
+    with op.batch_alter_table('security_verifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_security_verifications_section_id'))
+        batch_op.drop_index(batch_op.f('ix_security_verifications_organisation_id'))
+
+    op.drop_table('security_verifications')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_receipts_bid_id'))
 
@@ -826,10 +1096,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_media_recordings_room_id'))
 
     op.drop_table('media_recordings')
+    with op.batch_alter_table('issuer_notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_issuer_notices_next_attempt_at'))
+        batch_op.drop_index(batch_op.f('ix_issuer_notices_issuer_id'))
+
+    op.drop_table('issuer_notices')
     with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hall_sign_ins_opening_id'))
 
     op.drop_table('hall_sign_ins')
+    with op.batch_alter_table('guarantee_claims', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_guarantee_claims_guarantee_id'))
+
+    op.drop_table('guarantee_claims')
     with op.batch_alter_table('draw_venues', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draw_venues_draw_id'))
 
@@ -851,10 +1130,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_draw_assignments_draw_id'))
 
     op.drop_table('draw_assignments')
+    with op.batch_alter_table('deposits', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deposits_slip_id'))
+        batch_op.drop_index(batch_op.f('ix_deposits_section_id'))
+        batch_op.drop_index(batch_op.f('ix_deposits_organisation_id'))
+
+    op.drop_table('deposits')
     with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bid_decryptions_opening_id'))
 
     op.drop_table('bid_decryptions')
+    op.drop_table('security_waivers')
     op.drop_table('price_form_fields')
     op.drop_table('openings')
     with op.batch_alter_table('opening_officers', schema=None) as batch_op:
@@ -865,10 +1151,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_media_rooms_section_id'))
 
     op.drop_table('media_rooms')
+    with op.batch_alter_table('guarantees', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_guarantees_section_id'))
+        batch_op.drop_index(batch_op.f('ix_guarantees_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_guarantees_issuer_id'))
+
+    op.drop_table('guarantees')
     with op.batch_alter_table('draws', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draws_section_id'))
 
     op.drop_table('draws')
+    with op.batch_alter_table('deposit_slips', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deposit_slips_sub_account'))
+        batch_op.drop_index(batch_op.f('ix_deposit_slips_section_id'))
+
+    op.drop_table('deposit_slips')
     op.drop_table('clarifications')
     with op.batch_alter_table('bids', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bids_section_id'))
@@ -900,6 +1197,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_expert_past_employments_credit_code'))
 
     op.drop_table('expert_past_employments')
+    op.drop_table('statement_imports')
     op.drop_table('projects')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
@@ -918,6 +1216,16 @@ def downgrade() -> None:
     op.drop_table('api_tokens')
     op.drop_table('venues')
     op.drop_table('users')
+    with op.batch_alter_table('issuer_request_nonces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_issuer_request_nonces_seen_at'))
+
+    op.drop_table('issuer_request_nonces')
+    op.drop_table('issuer_profiles')
+    op.drop_table('issuer_idempotency_keys')
+    with op.batch_alter_table('guarantee_products', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_guarantee_products_issuer_id'))
+
+    op.drop_table('guarantee_products')
     op.drop_table('stored_files')
     op.drop_table('organisations')
     op.drop_table('login_challenges')
