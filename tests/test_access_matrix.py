@@ -11,6 +11,22 @@ from guarantees.issuer_auth import ISSUER_SIGNATURE
 A, B, T, E, S, I, AD = (Role.AGENT, Role.BIDDER, Role.TENDEREE, Role.EXPERT, Role.SUPERVISOR, Role.ISSUER, Role.ADMIN)
 
 MATRIX = {
+    "supervision.warnings": {S}, "supervision.warning": {S}, "supervision.annotate": {S},
+    "supervision.close_warning": {S}, "supervision.section": {S}, "supervision.collusion": {S},
+    "supervision.run_collusion": {S}, "supervision.review_clues": {S}, "supervision.attach_clues": {S},
+    "supervision.credit_from_clue": {S}, "supervision.accept_complaint": {S}, "supervision.decide_complaint": {S},
+    "supervision.credit": {S}, "supervision.revoke_credit": {S}, "supervision.dashboards": {S, AD},
+    "supervision.archive": {S, AD},
+    "award.result": PUBLIC, "award.start_publicity": {A, T}, "award.raise_objection": {B},
+    "award.answer_objection": {A, T}, "award.file_complaint": {B}, "award.decide": {T}, "award.issue_notice": {A, T},
+    "award.written_report": {A, T}, "award.contract": {A, T}, "award.close": {A, T}, "award.notice_pdf": SIGNED_IN,
+    "award.result_pdf": PUBLIC,
+    "api.warnings_api": {S}, "api.annotate_warning_api": {S}, "api.close_warning_api": {S},
+    "api.section_points_api": {S}, "api.collusion_report_api": {S}, "api.run_collusion_api": {S},
+    "api.section_result_api": PUBLIC, "api.start_publicity_api": {A, T}, "api.raise_section_objection_api": {B},
+    "api.answer_section_objection_api": {A, T}, "api.file_complaint_api": {B}, "api.handle_complaint_api": {S},
+    "api.decide_award_api": {T}, "api.issue_award_notice_api": {A, T}, "api.record_contract_api": {A, T},
+    "api.organisation_credit_api": {S, AD}, "api.record_credit_api": {S}, "api.ocds_release_package_api": PUBLIC,
     "guarantees.home": SIGNED_IN, "guarantees.section": SIGNED_IN, "guarantees.apply": {B}, "guarantees.present": {B},
     "guarantees.deposit_slip": {B}, "guarantees.waive": {A}, "guarantees.mine": {B}, "guarantees.request_surrender": {B},
     "guarantees.pdf": SIGNED_IN, "guarantees.document": SIGNED_IN, "guarantees.check": PUBLIC, "guarantees.claims": {T},

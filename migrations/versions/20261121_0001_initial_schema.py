@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:30:58.472838
+Create Date: 2026-11-21 23:37:32.888610
 """
 from alembic import op
 import sqlalchemy as sa
@@ -94,7 +94,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_guarantee_products_issuer_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_guarantee_products')),
-    sa.UniqueConstraint('issuer_id', 'code', name=op.f('uq_guarantee_products_issuer_id'))
+    sa.UniqueConstraint('issuer_id', 'code', name=op.f('uq_guarantee_products_issuer_id_code'))
     )
     with op.batch_alter_table('guarantee_products', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_guarantee_products_issuer_id'), ['issuer_id'], unique=False)
@@ -109,7 +109,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_issuer_idempotency_keys_issuer_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_idempotency_keys')),
-    sa.UniqueConstraint('issuer_id', 'key', name=op.f('uq_issuer_idempotency_keys_issuer_id'))
+    sa.UniqueConstraint('issuer_id', 'key', name=op.f('uq_issuer_idempotency_keys_issuer_id_key'))
     )
     op.create_table('issuer_profiles',
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -125,7 +125,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['issuer_id'], ['organisations.id'], name=op.f('fk_issuer_request_nonces_issuer_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_issuer_request_nonces')),
-    sa.UniqueConstraint('issuer_id', 'nonce', name=op.f('uq_issuer_request_nonces_issuer_id'))
+    sa.UniqueConstraint('issuer_id', 'nonce', name=op.f('uq_issuer_request_nonces_issuer_id_nonce'))
     )
     with op.batch_alter_table('issuer_request_nonces', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_issuer_request_nonces_seen_at'), ['seen_at'], unique=False)
@@ -277,6 +277,23 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_statement_imports_imported_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_imports'))
     )
+    op.create_table('archive_packages',
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('manifest_digest', sa.String(length=64), nullable=False),
+    sa.Column('retention', sa.Enum('permanent', '30y', '10y', name='retentionclass', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('files', sa.Integer(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_archive_packages_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_archive_packages')),
+    sa.UniqueConstraint('key', name=op.f('uq_archive_packages_key'))
+    )
+    with op.batch_alter_table('archive_packages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_archive_packages_project_id'), ['project_id'], unique=False)
+
     op.create_table('expert_past_employments',
     sa.Column('expert_id', sa.Integer(), nullable=False),
     sa.Column('employer_name', sa.String(length=200), nullable=False),
@@ -312,7 +329,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_expert_specialties_expert_id_experts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_specialties')),
-    sa.UniqueConstraint('expert_id', 'code', name=op.f('uq_expert_specialties_expert_id'))
+    sa.UniqueConstraint('expert_id', 'code', name=op.f('uq_expert_specialties_expert_id_code'))
     )
     with op.batch_alter_table('expert_specialties', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_expert_specialties_code'), ['code'], unique=False)
@@ -337,7 +354,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_invitations_organisation_id_organisations')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_invitations_project_id_projects')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
-    sa.UniqueConstraint('project_id', 'organisation_id', name=op.f('uq_invitations_project_id'))
+    sa.UniqueConstraint('project_id', 'organisation_id', name=op.f('uq_invitations_project_id_organisation_id'))
     )
     op.create_table('sections',
     sa.Column('project_id', sa.Integer(), nullable=False),
@@ -426,6 +443,56 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_clarifications_section_id_sections')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clarifications'))
     )
+    op.create_table('collusion_analyses',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('run_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('run_by_id', sa.Integer(), nullable=True),
+    sa.Column('report', sa.Text(), nullable=False),
+    sa.Column('bidders', sa.Text(), nullable=False),
+    sa.Column('evidence_count', sa.Integer(), nullable=False),
+    sa.Column('suspected', sa.Boolean(), nullable=False),
+    sa.Column('review', sa.Enum('new', 'confirmed', 'dismissed', name='cluereview', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('review_note', sa.Text(), nullable=True),
+    sa.Column('reviewed_by_id', sa.Integer(), nullable=True),
+    sa.Column('reviewed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attached_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attached_by_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['attached_by_id'], ['users.id'], name=op.f('fk_collusion_analyses_attached_by_id_users')),
+    sa.ForeignKeyConstraint(['reviewed_by_id'], ['users.id'], name=op.f('fk_collusion_analyses_reviewed_by_id_users')),
+    sa.ForeignKeyConstraint(['run_by_id'], ['users.id'], name=op.f('fk_collusion_analyses_run_by_id_users')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_collusion_analyses_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_collusion_analyses'))
+    )
+    with op.batch_alter_table('collusion_analyses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_collusion_analyses_section_id'), ['section_id'], unique=False)
+
+    op.create_table('complaints',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.Enum('documents', 'result', name='objectionsubject', native_enum=False, create_constraint=True, length=32), nullable=True),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('filed_by_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('known_on', sa.Date(), nullable=False),
+    sa.Column('filed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state', sa.Enum('filed', 'accepted', 'rejected', 'upheld', 'dismissed', name='complaintstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('suspends', sa.Boolean(), nullable=False),
+    sa.Column('accepted_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acceptance_note', sa.Text(), nullable=True),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decision', sa.Text(), nullable=True),
+    sa.Column('re_evaluation', sa.Boolean(), nullable=False),
+    sa.Column('handled_by_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['filed_by_id'], ['users.id'], name=op.f('fk_complaints_filed_by_id_users')),
+    sa.ForeignKeyConstraint(['handled_by_id'], ['users.id'], name=op.f('fk_complaints_handled_by_id_users')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_complaints_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_complaints_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaints'))
+    )
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_complaints_section_id'), ['section_id'], unique=False)
+
     op.create_table('deposit_slips',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -439,7 +506,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_deposit_slips_section_id_sections')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deposit_slips')),
     sa.UniqueConstraint('reference', name=op.f('uq_deposit_slips_reference')),
-    sa.UniqueConstraint('section_id', 'organisation_id', name=op.f('uq_deposit_slips_section_id'))
+    sa.UniqueConstraint('section_id', 'organisation_id', name=op.f('uq_deposit_slips_section_id_organisation_id'))
     )
     with op.batch_alter_table('deposit_slips', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deposit_slips_section_id'), ['section_id'], unique=False)
@@ -486,6 +553,24 @@ def upgrade() -> None:
     with op.batch_alter_table('draws', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draws_section_id'), ['section_id'], unique=False)
 
+    op.create_table('evaluation_results',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('report_digest', sa.String(length=64), nullable=True),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('publicity_started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('publicity_ends_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('publicity_by_id', sa.Integer(), nullable=True),
+    sa.Column('superseded_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['publicity_by_id'], ['users.id'], name=op.f('fk_evaluation_results_publicity_by_id_users')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_evaluation_results_recorded_by_id_users')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_evaluation_results_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_results'))
+    )
+    with op.batch_alter_table('evaluation_results', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evaluation_results_section_id'), ['section_id'], unique=False)
+
     op.create_table('guarantees',
     sa.Column('application_no', sa.String(length=32), nullable=False),
     sa.Column('section_id', sa.Integer(), nullable=False),
@@ -528,8 +613,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_guarantees')),
     sa.UniqueConstraint('application_no', name=op.f('uq_guarantees_application_no')),
     sa.UniqueConstraint('document_hash', name=op.f('uq_guarantees_document_hash')),
-    sa.UniqueConstraint('issuer_id', 'guarantee_no', name=op.f('uq_guarantees_issuer_id')),
-    sa.UniqueConstraint('section_id', 'organisation_id', 'live', name=op.f('uq_guarantees_section_id')),
+    sa.UniqueConstraint('issuer_id', 'guarantee_no', name=op.f('uq_guarantees_issuer_id_guarantee_no')),
+    sa.UniqueConstraint('section_id', 'organisation_id', 'live', name=op.f('uq_guarantees_section_id_organisation_id_live')),
     sa.UniqueConstraint('verification_code', name=op.f('uq_guarantees_verification_code'))
     )
     with op.batch_alter_table('guarantees', schema=None) as batch_op:
@@ -559,7 +644,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_opening_officers_section_id_sections')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_opening_officers_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opening_officers')),
-    sa.UniqueConstraint('section_id', 'user_id', name=op.f('uq_opening_officers_section_id'))
+    sa.UniqueConstraint('section_id', 'user_id', name=op.f('uq_opening_officers_section_id_user_id'))
     )
     with op.batch_alter_table('opening_officers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opening_officers_section_id'), ['section_id'], unique=False)
@@ -600,8 +685,29 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_price_form_fields_section_id_sections')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_form_fields')),
-    sa.UniqueConstraint('section_id', 'key', name=op.f('uq_price_form_fields_section_id'))
+    sa.UniqueConstraint('section_id', 'key', name=op.f('uq_price_form_fields_section_id_key'))
     )
+    op.create_table('section_objections',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.Enum('documents', 'result', name='objectionsubject', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('raised_by_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('raised_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answer_due', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answered_by_id', sa.Integer(), nullable=True),
+    sa.Column('answered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['answered_by_id'], ['users.id'], name=op.f('fk_section_objections_answered_by_id_users')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_section_objections_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['raised_by_id'], ['users.id'], name=op.f('fk_section_objections_raised_by_id_users')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_section_objections_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_section_objections'))
+    )
+    with op.batch_alter_table('section_objections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_section_objections_section_id'), ['section_id'], unique=False)
+
     op.create_table('security_waivers',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('rule_key', sa.String(length=60), nullable=False),
@@ -615,6 +721,53 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_security_waivers')),
     sa.UniqueConstraint('section_id', name=op.f('uq_security_waivers_section_id'))
     )
+    op.create_table('supervision_warnings',
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('point', sa.String(length=32), nullable=False),
+    sa.Column('light', sa.Enum('yellow', 'red', name='warninglight', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('state', sa.Enum('open', 'cleared', 'closed', name='warningstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('open_key', sa.String(length=64), nullable=True),
+    sa.Column('signature', sa.String(length=64), nullable=False),
+    sa.Column('reason_zh', sa.Text(), nullable=False),
+    sa.Column('reason_en', sa.Text(), nullable=False),
+    sa.Column('due', sa.String(length=32), nullable=True),
+    sa.Column('raised_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('escalated_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('close_reason', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_supervision_warnings_closed_by_id_users')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_supervision_warnings_project_id_projects')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_supervision_warnings_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_warnings')),
+    sa.UniqueConstraint('open_key', name=op.f('uq_supervision_warnings_open_key'))
+    )
+    with op.batch_alter_table('supervision_warnings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_supervision_warnings_point'), ['point'], unique=False)
+        batch_op.create_index(batch_op.f('ix_supervision_warnings_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_supervision_warnings_section_id'), ['section_id'], unique=False)
+
+    op.create_table('award_candidates',
+    sa.Column('result_id', sa.Integer(), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('bid_id', sa.Integer(), nullable=True),
+    sa.Column('price', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bid_id'], ['bids.id'], name=op.f('fk_award_candidates_bid_id_bids')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_award_candidates_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['result_id'], ['evaluation_results.id'], name=op.f('fk_award_candidates_result_id_evaluation_results')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_award_candidates')),
+    sa.UniqueConstraint('result_id', 'organisation_id', name='uq_award_candidates_organisation'),
+    sa.UniqueConstraint('result_id', 'rank', name='uq_award_candidates_rank')
+    )
+    with op.batch_alter_table('award_candidates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_award_candidates_result_id'), ['result_id'], unique=False)
+
     op.create_table('bid_decryptions',
     sa.Column('opening_id', sa.Integer(), nullable=False),
     sa.Column('bid_id', sa.Integer(), nullable=False),
@@ -636,6 +789,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bid_decryptions_opening_id'), ['opening_id'], unique=False)
+
+    op.create_table('credit_records',
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('expert_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.Enum('penalty', 'dishonest', 'rating', name='creditkind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('rating', sa.String(length=4), nullable=True),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('authority', sa.String(length=200), nullable=False),
+    sa.Column('document_no', sa.String(length=100), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('effective_until', sa.Date(), nullable=True),
+    sa.Column('analysis_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_by_id', sa.Integer(), nullable=True),
+    sa.Column('revoke_reason', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('(organisation_id IS NULL) <> (expert_id IS NULL)', name=op.f('ck_credit_records_one_subject')),
+    sa.ForeignKeyConstraint(['analysis_id'], ['collusion_analyses.id'], name=op.f('fk_credit_records_analysis_id_collusion_analyses')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_credit_records_created_by_id_users')),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_credit_records_expert_id_experts')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_credit_records_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['revoked_by_id'], ['users.id'], name=op.f('fk_credit_records_revoked_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_records'))
+    )
+    with op.batch_alter_table('credit_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_records_expert_id'), ['expert_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_credit_records_organisation_id'), ['organisation_id'], unique=False)
 
     op.create_table('deposits',
     sa.Column('slip_id', sa.Integer(), nullable=False),
@@ -692,7 +874,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_contributions_draw_id_draws')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_draw_contributions_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_contributions')),
-    sa.UniqueConstraint('draw_id', 'user_id', name=op.f('uq_draw_contributions_draw_id'))
+    sa.UniqueConstraint('draw_id', 'user_id', name=op.f('uq_draw_contributions_draw_id_user_id'))
     )
     with op.batch_alter_table('draw_contributions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_contributions_draw_id'), ['draw_id'], unique=False)
@@ -772,7 +954,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_hall_sign_ins_organisation_id_organisations')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_hall_sign_ins_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hall_sign_ins')),
-    sa.UniqueConstraint('opening_id', 'organisation_id', name=op.f('uq_hall_sign_ins_opening_id'))
+    sa.UniqueConstraint('opening_id', 'organisation_id', name=op.f('uq_hall_sign_ins_opening_id_organisation_id'))
     )
     with op.batch_alter_table('hall_sign_ins', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hall_sign_ins_opening_id'), ['opening_id'], unique=False)
@@ -835,7 +1017,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['room_id'], ['media_rooms.id'], name=op.f('fk_media_room_members_room_id_media_rooms')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_media_room_members_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_media_room_members')),
-    sa.UniqueConstraint('room_id', 'user_id', name=op.f('uq_media_room_members_room_id'))
+    sa.UniqueConstraint('room_id', 'user_id', name=op.f('uq_media_room_members_room_id_user_id'))
     )
     with op.batch_alter_table('media_room_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_media_room_members_room_id'), ['room_id'], unique=False)
@@ -868,7 +1050,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_opening_confirmations_organisation_id_organisations')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_opening_confirmations_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opening_confirmations')),
-    sa.UniqueConstraint('opening_id', 'organisation_id', name=op.f('uq_opening_confirmations_opening_id'))
+    sa.UniqueConstraint('opening_id', 'organisation_id', name=op.f('uq_opening_confirmations_opening_id_organisation_id'))
     )
     with op.batch_alter_table('opening_confirmations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opening_confirmations_opening_id'), ['opening_id'], unique=False)
@@ -924,6 +1106,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_security_verifications_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_security_verifications_section_id'), ['section_id'], unique=False)
 
+    op.create_table('supervision_warning_notes',
+    sa.Column('warning_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_supervision_warning_notes_author_id_users')),
+    sa.ForeignKeyConstraint(['warning_id'], ['supervision_warnings.id'], name=op.f('fk_supervision_warning_notes_warning_id_supervision_warnings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_warning_notes'))
+    )
+    with op.batch_alter_table('supervision_warning_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_supervision_warning_notes_warning_id'), ['warning_id'], unique=False)
+
     op.create_table('tender_documents',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -941,6 +1136,36 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['superseded_by_id'], ['tender_documents.id'], name=op.f('fk_tender_documents_superseded_by_id_tender_documents')),
     sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_tender_documents_uploaded_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tender_documents'))
+    )
+    op.create_table('awards',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('result_id', sa.Integer(), nullable=False),
+    sa.Column('candidate_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=False),
+    sa.Column('notice_no', sa.String(length=40), nullable=True),
+    sa.Column('notice_issued_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notice_key', sa.String(length=200), nullable=True),
+    sa.Column('notice_digest', sa.String(length=64), nullable=True),
+    sa.Column('notice_signature', sa.Text(), nullable=True),
+    sa.Column('result_key', sa.String(length=200), nullable=True),
+    sa.Column('result_digest', sa.String(length=64), nullable=True),
+    sa.Column('result_signature', sa.Text(), nullable=True),
+    sa.Column('report_filed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('report_filed_by_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['candidate_id'], ['award_candidates.id'], name=op.f('fk_awards_candidate_id_award_candidates')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_awards_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_awards_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['report_filed_by_id'], ['users.id'], name=op.f('fk_awards_report_filed_by_id_users')),
+    sa.ForeignKeyConstraint(['result_id'], ['evaluation_results.id'], name=op.f('fk_awards_result_id_evaluation_results')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_awards_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_awards')),
+    sa.UniqueConstraint('section_id', name=op.f('uq_awards_section_id'))
     )
     op.create_table('decryption_rulings',
     sa.Column('decryption_id', sa.Integer(), nullable=False),
@@ -1002,7 +1227,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['replaced_id'], ['draw_assignments.id'], name=op.f('fk_draw_replacements_replaced_id_draw_assignments')),
     sa.ForeignKeyConstraint(['substitute_id'], ['draw_assignments.id'], name=op.f('fk_draw_replacements_substitute_id_draw_assignments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_draw_replacements')),
-    sa.UniqueConstraint('draw_id', 'round', name=op.f('uq_draw_replacements_draw_id'))
+    sa.UniqueConstraint('draw_id', 'round', name=op.f('uq_draw_replacements_draw_id_round'))
     )
     with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_replacements_draw_id'), ['draw_id'], unique=False)
@@ -1030,11 +1255,29 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['decryption_id'], ['bid_decryptions.id'], name=op.f('fk_share_releases_decryption_id_bid_decryptions')),
     sa.ForeignKeyConstraint(['officer_id'], ['users.id'], name=op.f('fk_share_releases_officer_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_share_releases')),
-    sa.UniqueConstraint('decryption_id', 'officer_id', name=op.f('uq_share_releases_decryption_id'))
+    sa.UniqueConstraint('decryption_id', 'officer_id', name=op.f('uq_share_releases_decryption_id_officer_id'))
     )
     with op.batch_alter_table('share_releases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_share_releases_decryption_id'), ['decryption_id'], unique=False)
 
+    op.create_table('contracts',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('award_id', sa.Integer(), nullable=False),
+    sa.Column('signed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('difference_reason', sa.Text(), nullable=True),
+    sa.Column('file_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['award_id'], ['awards.id'], name=op.f('fk_contracts_award_id_awards')),
+    sa.ForeignKeyConstraint(['file_id'], ['stored_files.id'], name=op.f('fk_contracts_file_id_stored_files')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_contracts_recorded_by_id_users')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_contracts_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contracts')),
+    sa.UniqueConstraint('award_id', name=op.f('uq_contracts_award_id')),
+    sa.UniqueConstraint('section_id', name=op.f('uq_contracts_section_id'))
+    )
     # ### end Alembic commands ###
     for statement in APPEND_ONLY_SQL.get(op.get_bind().dialect.name, []):
         op.execute(statement)
@@ -1042,6 +1285,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('contracts')
     with op.batch_alter_table('share_releases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_share_releases_decryption_id'))
 
@@ -1064,7 +1308,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_decryption_rulings_decryption_id'))
 
     op.drop_table('decryption_rulings')
+    op.drop_table('awards')
     op.drop_table('tender_documents')
+    with op.batch_alter_table('supervision_warning_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supervision_warning_notes_warning_id'))
+
+    op.drop_table('supervision_warning_notes')
     with op.batch_alter_table('security_verifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_security_verifications_section_id'))
         batch_op.drop_index(batch_op.f('ix_security_verifications_organisation_id'))
@@ -1136,11 +1385,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_deposits_organisation_id'))
 
     op.drop_table('deposits')
+    with op.batch_alter_table('credit_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_credit_records_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_credit_records_expert_id'))
+
+    op.drop_table('credit_records')
     with op.batch_alter_table('bid_decryptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bid_decryptions_opening_id'))
 
     op.drop_table('bid_decryptions')
+    with op.batch_alter_table('award_candidates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_award_candidates_result_id'))
+
+    op.drop_table('award_candidates')
+    with op.batch_alter_table('supervision_warnings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supervision_warnings_section_id'))
+        batch_op.drop_index(batch_op.f('ix_supervision_warnings_project_id'))
+        batch_op.drop_index(batch_op.f('ix_supervision_warnings_point'))
+
+    op.drop_table('supervision_warnings')
     op.drop_table('security_waivers')
+    with op.batch_alter_table('section_objections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_section_objections_section_id'))
+
+    op.drop_table('section_objections')
     op.drop_table('price_form_fields')
     op.drop_table('openings')
     with op.batch_alter_table('opening_officers', schema=None) as batch_op:
@@ -1157,6 +1425,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_guarantees_issuer_id'))
 
     op.drop_table('guarantees')
+    with op.batch_alter_table('evaluation_results', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evaluation_results_section_id'))
+
+    op.drop_table('evaluation_results')
     with op.batch_alter_table('draws', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draws_section_id'))
 
@@ -1166,6 +1438,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_deposit_slips_section_id'))
 
     op.drop_table('deposit_slips')
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_complaints_section_id'))
+
+    op.drop_table('complaints')
+    with op.batch_alter_table('collusion_analyses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_collusion_analyses_section_id'))
+
+    op.drop_table('collusion_analyses')
     op.drop_table('clarifications')
     with op.batch_alter_table('bids', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bids_section_id'))
@@ -1197,6 +1477,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_expert_past_employments_credit_code'))
 
     op.drop_table('expert_past_employments')
+    with op.batch_alter_table('archive_packages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_archive_packages_project_id'))
+
+    op.drop_table('archive_packages')
     op.drop_table('statement_imports')
     op.drop_table('projects')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
