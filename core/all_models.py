@@ -15,3 +15,4 @@ import evaluation.media.models  # noqa: F401
 import guarantees.models  # noqa: F401
 import guarantees.records  # noqa: F401
 import supervision.models  # noqa: F401
+import evaluation.evaluation_models  # noqa: F401

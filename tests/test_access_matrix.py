@@ -11,6 +11,16 @@ from guarantees.issuer_auth import ISSUER_SIGNATURE
 A, B, T, E, S, I, AD = (Role.AGENT, Role.BIDDER, Role.TENDEREE, Role.EXPERT, Role.SUPERVISOR, Role.ISSUER, Role.ADMIN)
 
 MATRIX = {
+    "evaluation.evaluations": SIGNED_IN, "evaluation.open_evaluation": {A}, "evaluation.facts": {A},
+    "evaluation.room": SIGNED_IN, "evaluation.modules": SIGNED_IN, "evaluation.module_file": SIGNED_IN,
+    "evaluation.report": SIGNED_IN, "evaluation.report_pdf": SIGNED_IN,
+    "api.evaluation_state_api": SIGNED_IN, "api.open_evaluation_api": {A}, "api.designate_representative_api": {A},
+    "api.record_facts_api": {A}, "api.seat_challenge_api": {E, T}, "api.sign_in_api": {E, T},
+    "api.declaration_api": {E, T}, "api.chair_vote_api": {E, T}, "api.votes_api": {E, T}, "api.submit_stage_api": {E, T},
+    "api.decide_stage_api": {E, T}, "api.score_api": {E, T}, "api.confirm_flag_api": {E, T},
+    "api.submit_sheet_api": {E, T}, "api.close_scoring_api": {E, T}, "api.ask_clarification_api": {E, T},
+    "api.my_clarifications_api": {B}, "api.answer_clarification_api": {B}, "api.sign_report_api": {E, T},
+    "api.generate_report_api": {A}, "api.publish_report_api": {A}, "api.check_method_api": {A, AD},
     "supervision.warnings": {S}, "supervision.warning": {S}, "supervision.annotate": {S},
     "supervision.close_warning": {S}, "supervision.section": {S}, "supervision.collusion": {S},
     "supervision.run_collusion": {S}, "supervision.review_clues": {S}, "supervision.attach_clues": {S},

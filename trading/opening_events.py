@@ -5,7 +5,7 @@ session (request teardown never runs in socket handlers).
 """
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_login import current_user
 from flask_socketio import join_room
 
@@ -25,6 +25,11 @@ def _handle(work):
     except DomainError as exc:
         db.session.rollback()
         return {"ok": False, **exc.to_json()}
+    except Exception:  # noqa: BLE001 - the client must always get an answer it can show; the cause is logged
+        db.session.rollback()
+        current_app.logger.exception("opening hall event failed")
+        return {"ok": False, "error": {"code": "server_error",
+                                       "message": "服务器暂时无法处理，请重试 (the server could not handle this; try again)"}}
     finally:
         db.session.remove()
 

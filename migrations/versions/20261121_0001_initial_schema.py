@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:37:32.888610
+Create Date: 2026-11-21 23:41:44.399654
 """
 from alembic import op
 import sqlalchemy as sa
@@ -920,6 +920,41 @@ def upgrade() -> None:
     with op.batch_alter_table('draw_venues', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_venues_draw_id'), ['draw_id'], unique=False)
 
+    op.create_table('evaluations',
+    sa.Column('section_id', sa.Integer(), nullable=False),
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('opening_id', sa.Integer(), nullable=False),
+    sa.Column('method_id', sa.String(length=64), nullable=False),
+    sa.Column('state', sa.Enum('seating', 'electing', 'review', 'scoring', 'signing', 'signed', 'published', name='evaluationstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('stage_index', sa.Integer(), nullable=False),
+    sa.Column('election_round', sa.Integer(), nullable=False),
+    sa.Column('media_room_id', sa.Integer(), nullable=True),
+    sa.Column('opened_by_id', sa.Integer(), nullable=False),
+    sa.Column('opened_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('chair_elected_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scoring_started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signing_started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('tie_secret_sealed', sa.String(length=200), nullable=True),
+    sa.Column('tie_commitment', sa.String(length=64), nullable=True),
+    sa.Column('tie_contributions', sa.Text(), nullable=False),
+    sa.Column('tie_draws', sa.Text(), nullable=False),
+    sa.Column('result', sa.Text(), nullable=True),
+    sa.Column('report_data', sa.Text(), nullable=True),
+    sa.Column('report_digest', sa.String(length=64), nullable=True),
+    sa.Column('report_key', sa.String(length=200), nullable=True),
+    sa.Column('report_sha256', sa.String(length=64), nullable=True),
+    sa.Column('report_generated_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_evaluations_draw_id_draws')),
+    sa.ForeignKeyConstraint(['media_room_id'], ['media_rooms.id'], name=op.f('fk_evaluations_media_room_id_media_rooms')),
+    sa.ForeignKeyConstraint(['opened_by_id'], ['users.id'], name=op.f('fk_evaluations_opened_by_id_users')),
+    sa.ForeignKeyConstraint(['opening_id'], ['openings.id'], name=op.f('fk_evaluations_opening_id_openings')),
+    sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_evaluations_section_id_sections')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluations')),
+    sa.UniqueConstraint('section_id', name=op.f('uq_evaluations_section_id'))
+    )
     op.create_table('guarantee_claims',
     sa.Column('guarantee_id', sa.Integer(), nullable=False),
     sa.Column('claimant_id', sa.Integer(), nullable=False),
@@ -1167,6 +1202,40 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_awards')),
     sa.UniqueConstraint('section_id', name=op.f('uq_awards_section_id'))
     )
+    op.create_table('committee_members',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('expert', 'representative', name='memberkind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('expert_id', sa.Integer(), nullable=True),
+    sa.Column('assignment_id', sa.Integer(), nullable=True),
+    sa.Column('venue_code', sa.String(length=24), nullable=True),
+    sa.Column('venue_name', sa.String(length=200), nullable=False),
+    sa.Column('seat', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('invited', 'seated', 'declared', 'recused', name='memberstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('signed_in_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sign_in_method', sa.String(length=16), nullable=True),
+    sa.Column('sign_in_ip', sa.String(length=64), nullable=True),
+    sa.Column('certificate_fingerprint', sa.String(length=64), nullable=True),
+    sa.Column('declared_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('declaration', sa.Text(), nullable=True),
+    sa.Column('declaration_signature', sa.Text(), nullable=True),
+    sa.Column('recusal_reason', sa.Text(), nullable=True),
+    sa.Column('replaced_by_id', sa.Integer(), nullable=True),
+    sa.Column('scores_submitted_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('is_chair', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['assignment_id'], ['draw_assignments.id'], name=op.f('fk_committee_members_assignment_id_draw_assignments')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_committee_members_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], name=op.f('fk_committee_members_expert_id_experts')),
+    sa.ForeignKeyConstraint(['replaced_by_id'], ['committee_members.id'], name=op.f('fk_committee_members_replaced_by_id_committee_members')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_committee_members_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_committee_members')),
+    sa.UniqueConstraint('evaluation_id', 'user_id', name=op.f('uq_committee_members_evaluation_id_user_id'))
+    )
+    with op.batch_alter_table('committee_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_committee_members_evaluation_id'), ['evaluation_id'], unique=False)
+
     op.create_table('decryption_rulings',
     sa.Column('decryption_id', sa.Integer(), nullable=False),
     sa.Column('ruling', sa.String(length=16), nullable=False),
@@ -1232,6 +1301,39 @@ def upgrade() -> None:
     with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_replacements_draw_id'), ['draw_id'], unique=False)
 
+    op.create_table('evaluated_bids',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('bid_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('price', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('price_form', sa.Text(), nullable=False),
+    sa.Column('facts', sa.Text(), nullable=False),
+    sa.Column('small_enterprise', sa.Boolean(), nullable=False),
+    sa.Column('failed_stage', sa.String(length=64), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bid_id'], ['bids.id'], name=op.f('fk_evaluated_bids_bid_id_bids')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_evaluated_bids_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_evaluated_bids_organisation_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluated_bids')),
+    sa.UniqueConstraint('evaluation_id', 'bid_id', name=op.f('uq_evaluated_bids_evaluation_id_bid_id'))
+    )
+    with op.batch_alter_table('evaluated_bids', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evaluated_bids_evaluation_id'), ['evaluation_id'], unique=False)
+
+    op.create_table('evaluation_chat',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_evaluation_chat_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_evaluation_chat_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_chat'))
+    )
+    with op.batch_alter_table('evaluation_chat', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evaluation_chat_evaluation_id'), ['evaluation_id'], unique=False)
+
     op.create_table('issuer_notice_attempts',
     sa.Column('notice_id', sa.Integer(), nullable=False),
     sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
@@ -1260,6 +1362,38 @@ def upgrade() -> None:
     with op.batch_alter_table('share_releases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_share_releases_decryption_id'), ['decryption_id'], unique=False)
 
+    op.create_table('stage_outcomes',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('stage_id', sa.String(length=64), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=False),
+    sa.Column('outcome', sa.Text(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_stage_outcomes_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_stage_outcomes_evaluation_id_evaluations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stage_outcomes')),
+    sa.UniqueConstraint('evaluation_id', 'stage_id', name=op.f('uq_stage_outcomes_evaluation_id_stage_id'))
+    )
+    with op.batch_alter_table('stage_outcomes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stage_outcomes_evaluation_id'), ['evaluation_id'], unique=False)
+
+    op.create_table('chair_votes',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('voter_id', sa.Integer(), nullable=False),
+    sa.Column('candidate_id', sa.Integer(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['candidate_id'], ['committee_members.id'], name=op.f('fk_chair_votes_candidate_id_committee_members')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_chair_votes_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['voter_id'], ['committee_members.id'], name=op.f('fk_chair_votes_voter_id_committee_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_chair_votes')),
+    sa.UniqueConstraint('evaluation_id', 'round', 'voter_id', name=op.f('uq_chair_votes_evaluation_id_round_voter_id'))
+    )
+    with op.batch_alter_table('chair_votes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_chair_votes_evaluation_id'), ['evaluation_id'], unique=False)
+
     op.create_table('contracts',
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('award_id', sa.Integer(), nullable=False),
@@ -1278,6 +1412,123 @@ def upgrade() -> None:
     sa.UniqueConstraint('award_id', name=op.f('uq_contracts_award_id')),
     sa.UniqueConstraint('section_id', name=op.f('uq_contracts_section_id'))
     )
+    op.create_table('evaluation_clarifications',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('bidder_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('asked_by_id', sa.Integer(), nullable=False),
+    sa.Column('asked_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deadline', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answer_document', sa.Text(), nullable=True),
+    sa.Column('certificate_fingerprint', sa.String(length=64), nullable=True),
+    sa.Column('answered_by_id', sa.Integer(), nullable=True),
+    sa.Column('answered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['answered_by_id'], ['users.id'], name=op.f('fk_evaluation_clarifications_answered_by_id_users')),
+    sa.ForeignKeyConstraint(['asked_by_id'], ['users.id'], name=op.f('fk_evaluation_clarifications_asked_by_id_users')),
+    sa.ForeignKeyConstraint(['bidder_id'], ['evaluated_bids.id'], name=op.f('fk_evaluation_clarifications_bidder_id_evaluated_bids')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_evaluation_clarifications_evaluation_id_evaluations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_clarifications'))
+    )
+    with op.batch_alter_table('evaluation_clarifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evaluation_clarifications_bidder_id'), ['bidder_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evaluation_clarifications_evaluation_id'), ['evaluation_id'], unique=False)
+
+    op.create_table('report_signatures',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('decision', sa.Enum('signed', 'refused', 'deemed_agreed', name='signaturedecision', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('document', sa.Text(), nullable=True),
+    sa.Column('certificate_fingerprint', sa.String(length=64), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_report_signatures_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['member_id'], ['committee_members.id'], name=op.f('fk_report_signatures_member_id_committee_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_signatures')),
+    sa.UniqueConstraint('evaluation_id', 'member_id', name=op.f('uq_report_signatures_evaluation_id_member_id'))
+    )
+    with op.batch_alter_table('report_signatures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_signatures_evaluation_id'), ['evaluation_id'], unique=False)
+
+    op.create_table('score_entries',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('bidder_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Numeric(precision=10, scale=4), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('entered_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revisions', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bidder_id'], ['evaluated_bids.id'], name=op.f('fk_score_entries_bidder_id_evaluated_bids')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_score_entries_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['member_id'], ['committee_members.id'], name=op.f('fk_score_entries_member_id_committee_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_score_entries')),
+    sa.UniqueConstraint('member_id', 'bidder_id', 'item_id', name=op.f('uq_score_entries_member_id_bidder_id_item_id'))
+    )
+    with op.batch_alter_table('score_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_score_entries_evaluation_id'), ['evaluation_id'], unique=False)
+
+    op.create_table('score_flags',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('bidder_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.String(length=64), nullable=False),
+    sa.Column('reason', sa.String(length=32), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('reference', sa.Float(), nullable=False),
+    sa.Column('threshold', sa.Float(), nullable=True),
+    sa.Column('state', sa.Enum('open', 'confirmed', 'revised', 'cleared', name='flagstate', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('raised_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('revised_to', sa.Float(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bidder_id'], ['evaluated_bids.id'], name=op.f('fk_score_flags_bidder_id_evaluated_bids')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_score_flags_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['member_id'], ['committee_members.id'], name=op.f('fk_score_flags_member_id_committee_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_score_flags'))
+    )
+    with op.batch_alter_table('score_flags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_score_flags_evaluation_id'), ['evaluation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_score_flags_member_id'), ['member_id'], unique=False)
+
+    op.create_table('stage_submissions',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('stage_id', sa.String(length=64), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_stage_submissions_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['member_id'], ['committee_members.id'], name=op.f('fk_stage_submissions_member_id_committee_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stage_submissions')),
+    sa.UniqueConstraint('member_id', 'stage_id', name=op.f('uq_stage_submissions_member_id_stage_id'))
+    )
+    with op.batch_alter_table('stage_submissions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stage_submissions_evaluation_id'), ['evaluation_id'], unique=False)
+
+    op.create_table('stage_votes',
+    sa.Column('evaluation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('bidder_id', sa.Integer(), nullable=False),
+    sa.Column('stage_id', sa.String(length=64), nullable=False),
+    sa.Column('item_id', sa.String(length=64), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bidder_id'], ['evaluated_bids.id'], name=op.f('fk_stage_votes_bidder_id_evaluated_bids')),
+    sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_stage_votes_evaluation_id_evaluations')),
+    sa.ForeignKeyConstraint(['member_id'], ['committee_members.id'], name=op.f('fk_stage_votes_member_id_committee_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stage_votes')),
+    sa.UniqueConstraint('member_id', 'bidder_id', 'item_id', name=op.f('uq_stage_votes_member_id_bidder_id_item_id'))
+    )
+    with op.batch_alter_table('stage_votes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stage_votes_evaluation_id'), ['evaluation_id'], unique=False)
+
     # ### end Alembic commands ###
     for statement in APPEND_ONLY_SQL.get(op.get_bind().dialect.name, []):
         op.execute(statement)
@@ -1285,7 +1536,41 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('stage_votes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stage_votes_evaluation_id'))
+
+    op.drop_table('stage_votes')
+    with op.batch_alter_table('stage_submissions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stage_submissions_evaluation_id'))
+
+    op.drop_table('stage_submissions')
+    with op.batch_alter_table('score_flags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_score_flags_member_id'))
+        batch_op.drop_index(batch_op.f('ix_score_flags_evaluation_id'))
+
+    op.drop_table('score_flags')
+    with op.batch_alter_table('score_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_score_entries_evaluation_id'))
+
+    op.drop_table('score_entries')
+    with op.batch_alter_table('report_signatures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_signatures_evaluation_id'))
+
+    op.drop_table('report_signatures')
+    with op.batch_alter_table('evaluation_clarifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evaluation_clarifications_evaluation_id'))
+        batch_op.drop_index(batch_op.f('ix_evaluation_clarifications_bidder_id'))
+
+    op.drop_table('evaluation_clarifications')
     op.drop_table('contracts')
+    with op.batch_alter_table('chair_votes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_chair_votes_evaluation_id'))
+
+    op.drop_table('chair_votes')
+    with op.batch_alter_table('stage_outcomes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stage_outcomes_evaluation_id'))
+
+    op.drop_table('stage_outcomes')
     with op.batch_alter_table('share_releases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_share_releases_decryption_id'))
 
@@ -1294,6 +1579,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_issuer_notice_attempts_notice_id'))
 
     op.drop_table('issuer_notice_attempts')
+    with op.batch_alter_table('evaluation_chat', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evaluation_chat_evaluation_id'))
+
+    op.drop_table('evaluation_chat')
+    with op.batch_alter_table('evaluated_bids', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evaluated_bids_evaluation_id'))
+
+    op.drop_table('evaluated_bids')
     with op.batch_alter_table('draw_replacements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draw_replacements_draw_id'))
 
@@ -1308,6 +1601,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_decryption_rulings_decryption_id'))
 
     op.drop_table('decryption_rulings')
+    with op.batch_alter_table('committee_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_committee_members_evaluation_id'))
+
+    op.drop_table('committee_members')
     op.drop_table('awards')
     op.drop_table('tender_documents')
     with op.batch_alter_table('supervision_warning_notes', schema=None) as batch_op:
@@ -1358,6 +1655,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_guarantee_claims_guarantee_id'))
 
     op.drop_table('guarantee_claims')
+    op.drop_table('evaluations')
     with op.batch_alter_table('draw_venues', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draw_venues_draw_id'))
 
