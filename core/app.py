@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Blueprints of pages, one per domain package (``<module>.bp``).
 BLUEPRINTS = ["core.auth", "core.admin", "trading.views", "evaluation.expert_views", "evaluation.draw_views",
-              "trading.bid_views", "evaluation.media.views", "guarantees.views", "guarantees.issuer_views", "supervision.views", "supervision.award_views", "evaluation.room_views"]
+              "evaluation.media.views", "trading.bid_views", "guarantees.views", "guarantees.issuer_views",
+              "evaluation.room_views", "supervision.views", "supervision.award_views"]
 #: Modules declaring JSON API operations with ``core.api.registry.route``.
-API_MODULES = ["trading.api", "trading.bid_api", "core.pki_api", "trading.opening_api", "evaluation.draw_api",
-               "evaluation.expert_api", "guarantees.api", "guarantees.issuer_api", "supervision.api", "evaluation.evaluation_api"]
+API_MODULES = ["trading.api", "trading.bid_api", "core.pki_api", "trading.opening_api", "evaluation.draw_api", "evaluation.expert_api",
+               "guarantees.api", "guarantees.issuer_api", "evaluation.evaluation_api", "supervision.api"]
 #: Modules registering Socket.IO handlers.
 EVENT_MODULES = ["trading.opening_events", "evaluation.room_events"]
 
