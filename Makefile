@@ -21,7 +21,7 @@ db: setup
 
 run: db
 	$(BIN)/flask demo seed
-	$(BIN)/python -m core.serve
+	MALLOC_ARENA_MAX=2 $(BIN)/python -m core.serve
 
 test: setup
 	$(BIN)/python tools/run_tests.py

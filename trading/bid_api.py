@@ -86,7 +86,10 @@ def upload_chunk(upload_id: str):
         offset = int(request.args.get("offset", ""))
     except ValueError:
         raise ValidationError("缺少偏移量 offset (the offset query parameter is required)", field="offset") from None
-    received = ops.append_chunk(upload, offset, request.get_data(cache=False))
+    length = request.content_length
+    if length is None:
+        raise ValidationError("请提供 Content-Length (the chunk needs a Content-Length)", field="body")
+    received = ops.append_chunk(upload, offset, request.stream, length)
     db.session.commit()
     return jsonify({"upload": upload.id, "offset": received, "size": upload.size})
 

@@ -14,6 +14,7 @@ import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
@@ -37,6 +38,8 @@ from trading.models import Section, SectionState
 MAX_CHUNK = 8 * 1024 * 1024
 #: Who may hold an escrow share: the agency, the tenderee, supervisors, trading-centre staff.
 OFFICER_ROLES = {Role.AGENT, Role.TENDEREE, Role.SUPERVISOR, Role.ADMIN}
+#: Bytes are moved from the request to the part file this many at a time.
+PIECE = 1024 * 1024
 #: The largest envelope accepted.
 MAX_BID_BYTES = 4 * 1024 * 1024 * 1024
 
@@ -164,39 +167,50 @@ def start_upload(section: Section, user: User, size: int, ip: str | None) -> Bid
     return upload
 
 
-def append_chunk(upload: BidUpload, offset: int, data: bytes) -> int:
-    """Append ``data`` at ``offset``; refuse a duplicate, out-of-order or oversize chunk, naming the offset."""
+def append_chunk(upload: BidUpload, offset: int, body: BinaryIO, length: int) -> int:
+    """Append ``length`` bytes read from ``body`` at ``offset``, in 1 MiB pieces (constant memory per request);
+    refuse a duplicate, out-of-order or oversize chunk, naming the offset the server expects."""
     section = db.session.get(Section, upload.section_id)
     if upload.state is not UploadState.OPEN:
         raise UploadRefused(f"此次上传已{ {'finalised': '完成', 'rejected': '被拒绝', 'abandoned': '放弃'}[upload.state.value]}"
                             f"，请重新开始 (this upload is {upload.state.value}{': ' + upload.error if upload.error else ''})")
     _check_open(section)
-    if len(data) > MAX_CHUNK:
-        raise UploadRefused(f"分块过大：{len(data)} 字节，上限 {MAX_CHUNK} 字节 (chunk too large)", status=413,
+    if length > MAX_CHUNK:
+        raise UploadRefused(f"分块过大：{length} 字节，上限 {MAX_CHUNK} 字节 (chunk too large)", status=413,
                             code="chunk_too_large")
-    if not data:
+    if length <= 0:
         raise ValidationError("分块为空 (empty chunk)", field="body")
     if offset != upload.received:
         kind = "重复" if offset < upload.received else "乱序"
         raise UploadRefused(f"{kind}的分块：偏移量 {offset}，服务器期待 {upload.received} "
                             f"(chunk at offset {offset}; the server expects offset {upload.received})",
                             code="wrong_offset")
-    if upload.received + len(data) > upload.size:
+    if upload.received + length > upload.size:
         raise UploadRefused(f"数据超出声明的大小 {upload.size} 字节 (more bytes than declared)", code="too_many_bytes")
-    path = part_path(upload)
     verifier = _verifier(upload, section)
-    try:
-        if verifier is not None:
-            verifier.feed(data)
-    except (envelope.EnvelopeError, DomainError) as exc:
-        raise _reject(upload, exc) from None
-    with open(path, "r+b") as out:
+    written = 0
+    with open(part_path(upload), "r+b") as out:
         out.seek(offset)
-        out.write(data)
         out.truncate()
+        while written < length:
+            piece = body.read(min(PIECE, length - written))
+            if not piece:
+                break
+            try:
+                if verifier is not None:
+                    verifier.feed(piece)
+            except (envelope.EnvelopeError, DomainError) as exc:
+                raise _reject(upload, exc) from None
+            out.write(piece)
+            written += len(piece)
+        if written != length:
+            out.truncate(offset)
+            _forget(upload.id)  # the check saw bytes that are not kept: rebuild it from the file next time
+            raise UploadRefused(f"分块不完整：收到 {written} / {length} 字节，请从偏移量 {offset} 重传 "
+                                f"(the chunk was cut off; resend from offset {offset})", code="chunk_incomplete")
         out.flush()
         os.fsync(out.fileno())
-    upload.received += len(data)
+    upload.received += length
     from core.clock import now
 
     upload.updated_at = now()
