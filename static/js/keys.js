@@ -11,6 +11,7 @@ import {OID, bitString, fingerprint, integer, name, oid, parseCertificate, rawTo
 import {fromBase64, fromHex, randomBytes, sha256, toBase64, toHex, toPem} from "./bytes.js";
 import {canonical, formatUtc, parseCanonical} from "./canonical.js";
 import {api} from "./api.js";
+import {objectStore} from "./idb.js";
 
 const DB_NAME = "bidhall-keys";
 const STORE = "holders";
@@ -24,29 +25,7 @@ function serverNow() {
 
 // -- the key store ------------------------------------------------------------------------------------
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, {keyPath: "id"});
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function transact(mode, action) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = action(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request ? request.result : undefined);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error || new Error("IndexedDB transaction aborted"));
-    });
-  } finally {
-    db.close();
-  }
-}
+const transact = objectStore(DB_NAME, STORE, "id");
 
 /** Every key record in this browser, newest first. */
 export async function listKeys() {

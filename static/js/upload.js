@@ -4,6 +4,7 @@
 // (GET /api/v1/uploads/<id> → offset; trading/bid_operations.py refuses a piece at any other offset).
 
 import {ApiError, api} from "./api.js";
+import {objectStore} from "./idb.js";
 
 const DB_NAME = "bidhall-sealed";
 const STORE = "pieces";
@@ -11,29 +12,7 @@ const PIECE_BYTES = 4 << 20;    // stored in IndexedDB per Blob
 export const UPLOAD_BYTES = 1 << 20;  // sent per request: little to resend after a dropped connection
 const RETRY_DELAYS = [1000, 2000, 4000, 8000, 8000];
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, {keyPath: "key"});
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function transact(mode, action) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = action(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request ? request.result : undefined);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error || new Error("IndexedDB: the browser refused to store the sealed bid"));
-    });
-  } finally {
-    db.close();
-  }
-}
+const transact = objectStore(DB_NAME, STORE, "key", "IndexedDB: the browser refused to store the sealed bid");
 
 const range = (seal) => IDBKeyRange.bound(`${seal}:`, `${seal}:\uffff`);
 
