@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from core.accounts import Role, User
 from core.clock import now
@@ -64,7 +65,8 @@ def state_for(opening: Opening, user: User | None) -> dict:
     if whole:
         state["bids"] = [_bid_json(d, releases) for d in rows]
         state["signed_in"] = [{"bidder": s.organisation.name, "at": s.at.isoformat()} for s in db.session.scalars(
-            sa.select(HallSignIn).where(HallSignIn.opening_id == opening.id).order_by(HallSignIn.at))]
+            sa.select(HallSignIn).where(HallSignIn.opening_id == opening.id)
+            .options(selectinload(HallSignIn.organisation)).order_by(HallSignIn.at))]
     if user is not None and user.is_(Role.BIDDER):
         own = next((d for d in rows if d.bid.organisation_id == user.organisation_id), None)
         state["my_bid"] = _bid_json(own, releases) if own else None
@@ -104,7 +106,8 @@ def broadcast(opening: Opening) -> None:
         return
     signed = {row["bidder"] for row in whole.get("signed_in", [])}
     common = {k: v for k, v in whole.items() if k not in ("bids", "signed_in")}
+    owners = dict(db.session.execute(sa.select(Bid.id, Bid.organisation_id).where(
+        Bid.id.in_([bid["bid"] for bid in whole.get("bids", [])]))).all())
     for bid in whole.get("bids", []):
         view = dict(common, my_bid=bid, my_sign_in=bid["bidder"] in signed)
-        organisation_id = db.session.get(Bid, bid["bid"]).organisation_id
-        socketio.emit("hall_state", view, to=room_org(opening.section_id, organisation_id))
+        socketio.emit("hall_state", view, to=room_org(opening.section_id, owners[bid["bid"]]))

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from flask import current_app
 
 from bidtool.package import PackageError, read_manifest
@@ -70,7 +71,9 @@ def hall_for(section: Section) -> Opening:
 
 
 def decryptions(opening: Opening) -> list[BidDecryption]:
+    """Every bid of the opening with its bidder, loaded in three queries however many bids there are."""
     return db.session.scalars(sa.select(BidDecryption).where(BidDecryption.opening_id == opening.id)
+                              .options(selectinload(BidDecryption.bid).selectinload(Bid.organisation))
                               .order_by(BidDecryption.id)).all()
 
 
