@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from core.accounts import ORG_KIND_LABELS, ROLE_LABELS, Role
-from core.db import db
+from core.db import StateMachine, db
+from evaluation.catalogue import method_titles
+from supervision.points import POINTS
 from trading.models import METHOD_LABELS, PRICE_FIELD_TYPE_LABELS, PROJECT_STATES, PROJECT_TYPE_LABELS, SECTION_STATES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,14 +128,58 @@ def test_the_committed_mo_is_compiled_from_the_po():
     assert committed == fresh, "translations/en/LC_MESSAGES/messages.mo is stale: run pybabel compile -d translations"
 
 
-@pytest.mark.parametrize("labels", [
-    PROJECT_TYPE_LABELS, METHOD_LABELS, PROJECT_STATES.labels, SECTION_STATES.labels, ROLE_LABELS, ORG_KIND_LABELS,
-    PRICE_FIELD_TYPE_LABELS,
-], ids=["project types", "methods", "project states", "section states", "roles", "org kinds", "price-field types"])
-def test_every_python_side_label_is_in_the_catalogue(labels):
+#: The packages whose labels reach pages (babel.cfg's Python patterns; bidtool and crypto render no page).
+LABEL_PACKAGES = ("core", "trading", "evaluation", "guarantees", "supervision", "demo")
+
+
+def python_side_labels() -> dict[str, str]:
+    """Label → where it is kept, for every label the app's loaded modules keep in Python for ``_()`` at render time.
+
+    Found by shape rather than listed, so a new module's labels are checked without touching this test: every
+    module-level ``StateMachine`` (its state names), every module-level ``*_LABELS`` dict of strings, the
+    supervision points' stage and title, and the evaluation methods' names (the section form's select).
+    """
+    found: dict[str, str] = {}
+    for module_name, module in sorted(sys.modules.items()):
+        if module is None or module_name.split(".")[0] not in LABEL_PACKAGES or not getattr(module, "__file__", None):
+            continue
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        for name, value in sorted(vars(module).items()):
+            if not re.search(rf"^{name}\b[^=\n]*=", source, re.MULTILINE):
+                continue  # imported from the module that keeps it: named there
+            if isinstance(value, StateMachine):
+                labels = value.labels.values()
+            elif (name.endswith("_LABELS") and isinstance(value, dict) and value
+                  and all(isinstance(v, str) for v in value.values())):
+                labels = value.values()
+            else:
+                continue
+            for label in labels:
+                found.setdefault(label, f"{module_name}.{name}")
+    for point in POINTS:
+        found.setdefault(point.stage_zh, f"supervision.points.POINTS[{point.code}].stage_zh")
+        found.setdefault(point.title_zh, f"supervision.points.POINTS[{point.code}].title_zh")
+    for title in method_titles().values():
+        found.setdefault(title, "evaluation.catalogue.method_titles()")
+    return found
+
+
+def test_the_label_search_finds_the_known_label_kinds(_app):
+    """Guards the search itself: a label kind it stopped finding would pass the next test vacuously."""
+    found = python_side_labels()
+    where = set(found.values())
+    for source in (PROJECT_TYPE_LABELS, METHOD_LABELS, PROJECT_STATES.labels, SECTION_STATES.labels, ROLE_LABELS,
+                   ORG_KIND_LABELS, PRICE_FIELD_TYPE_LABELS):
+        assert set(source.values()) <= set(found), source
+    assert any(w.startswith("supervision.points.POINTS") for w in where)
+    assert "evaluation.catalogue.method_titles()" in where
+
+
+def test_every_python_side_label_is_in_the_catalogue(_app):
+    """``_app`` imports every module the app serves pages from, so their labels are in ``sys.modules`` to find."""
     catalog = _po()
-    missing = [label for label in labels.values()
-               if catalog.get(label) is None or not catalog.get(label).string]
+    missing = sorted(f"{where}: {label}" for label, where in python_side_labels().items()
+                     if catalog.get(label) is None or not catalog.get(label).string)
     assert missing == [], missing
 
 
