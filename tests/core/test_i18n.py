@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = ROOT / "translations" / "en" / "LC_MESSAGES"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 UPDATE_HINT = ("re-extract and translate: pybabel extract -F babel.cfg -k lazy_gettext -o translations/messages.pot . && "
-               "pybabel update -i translations/messages.pot -d translations (then re-add the Python-side labels "
+               "pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations (then re-add the Python-side labels "
                "marked obsolete) && pybabel compile -d translations")
 
 
