@@ -6,7 +6,9 @@ it, without the platform. The key and certificate are the platform's own signing
 """
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
@@ -21,6 +23,17 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 FIELD = "bidhall-platform-signature"
+
+
+def _outside_any_event_loop(work):
+    """pyHanko's synchronous API runs its own asyncio loop, which cannot start inside a running one (e.g. a
+    caller on an asyncio thread); such callers get the work done on a short-lived thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -38,7 +51,8 @@ def sign_pdf(pdf: bytes, key, certificate: x509.Certificate, ca_certificate: x50
     metadata = signers.PdfSignatureMetadata(field_name=FIELD, reason=reason, location=location,
                                             md_algorithm="sha256")
     out = io.BytesIO()
-    signers.PdfSigner(metadata, signer=signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
+    _outside_any_event_loop(lambda: signers.PdfSigner(metadata, signer=signer).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out))
     return out.getvalue()
 
 
@@ -61,7 +75,8 @@ def validate_pdf(pdf: bytes, ca_certificate: x509.Certificate) -> PdfSignatureSt
     signatures = [s for s in reader.embedded_signatures if s.field_name == FIELD]
     if not signatures:
         return PdfSignatureStatus(False, False, False, False, "")
-    status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=[_asn1(ca_certificate)]))
+    status = _outside_any_event_loop(lambda: validate_pdf_signature(
+        signatures[0], ValidationContext(trust_roots=[_asn1(ca_certificate)])))
     return PdfSignatureStatus(intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),
                               covers_whole_file=status.coverage.name == "ENTIRE_FILE",
                               signer=status.signing_cert.subject.human_friendly)

@@ -32,7 +32,10 @@ SECTIONS = ["评 标 报 告", "一、基本情况", "二、评标委员会成�
 def _validate(pdf: bytes):
     ca = asn1_x509.Certificate.load(platform().ca.certificate.public_bytes(serialization.Encoding.DER))
     signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
-    return validate_pdf_signature(signature, ValidationContext(trust_roots=[ca]))
+    # An independent validator call (not the app's wrapper), kept off Playwright's loop in a full test run.
+    from evaluation.pdf_signature import _outside_any_event_loop
+
+    return _outside_any_event_loop(lambda: validate_pdf_signature(signature, ValidationContext(trust_roots=[ca])))
 
 
 def test_the_signed_report_states_everything_and_a_standard_validator_accepts_it(app, factory):
