@@ -26,7 +26,7 @@ from evaluation.experts import (
     PastEmployment,
     Unavailability,
 )
-from evaluation.recusal import DeclaredRelation as DeclaredRelationRule
+from evaluation.recusal import ExpertStatus, DeclaredRelation as DeclaredRelationRule
 from evaluation.recusal import (
     DrawContext,
     DrawFrequency,
@@ -126,11 +126,16 @@ def load_candidates(specialties: Sequence[str], evaluation_date: date, recent: d
     for expert_id, credit_code in db.session.execute(
             sa.select(DeclaredRelation.expert_id, DeclaredRelation.credit_code).where(DeclaredRelation.expert_id.in_(ids))):
         relations[expert_id].add(credit_code)
+    # Penalties and dishonest-list entries kept as credit records (信用) exclude as the expert's own status does.
+    from supervision.credit import penalised_expert_ids
+
+    penalised = penalised_expert_ids(on=evaluation_date)
     away = set(db.session.scalars(sa.select(Unavailability.expert_id).where(
         Unavailability.expert_id.in_(ids), Unavailability.start <= evaluation_date,
         Unavailability.end >= evaluation_date)))
     return [ExpertCandidate(
-        expert_id=code, specialties=tuple(held[expert_id]), region=region, status=status,
+        expert_id=code, specialties=tuple(held[expert_id]), region=region,
+        status=ExpertStatus.PENALISED if expert_id in penalised else status,
         employer_credit_code=employer or "", past_employers=tuple(past[expert_id]),
         declared_relations=frozenset(relations[expert_id]), recent_draw_dates=tuple(recent.get(code, ())),
         unavailable_dates=frozenset({evaluation_date}) if expert_id in away else frozenset(),

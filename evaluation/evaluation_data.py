@@ -94,8 +94,13 @@ def section_facts(evaluation: Evaluation) -> SectionFacts:
 
 
 def bidder_facts(bid: EvaluatedBid) -> BidderFacts:
+    """The bidder's facts; the credit facts are computed from the credit records (信用), never typed."""
+    from supervision.credit import is_on_dishonest_list
+
+    facts = dict(bid.facts_dict)
+    facts["not_dishonest_entity"] = not is_on_dishonest_list(bid.organisation)
     return BidderFacts(bidder_id=bid.organisation.credit_code, price=bid.price, small_enterprise=bid.small_enterprise,
-                       price_form=bid.price_form_dict, facts=bid.facts_dict)
+                       price_form=bid.price_form_dict, facts=facts)
 
 
 def all_bidder_facts(evaluation: Evaluation) -> list[BidderFacts]:

@@ -421,3 +421,22 @@ def test_at_most_one_expert_per_employer_counts_when_filling_the_request(app, fa
     with pytest.raises(RuleViolation, match="A04.*缺1人") as refused:
         ops.commit_draw(draw, actor=agent, bidders=None)
     assert "one per employer" in refused.value.message
+
+
+def test_a_credit_record_excludes_the_expert_from_the_draw(app, factory):
+    """A penalty entered by a supervisor as a credit record (信用) excludes like a penalised status."""
+    from datetime import date
+
+    from core.accounts import Role
+    from evaluation.draw_pool import load_candidates
+    from evaluation.recusal import ExpertStatus
+    from supervision import credit
+    from tests.evaluation import draw_helpers as dh
+
+    clean, penalised = dh.expert("A0401"), dh.expert("A0401")
+    credit.record(supervisor=factory.user(Role.SUPERVISOR), kind="penalty", title="评标中违规打分，暂停评标资格",
+                  authority="宁德市住房和城乡建设局", effective_from=date(2026, 1, 1), expert=penalised)
+    db.session.commit()
+    statuses = {c.expert_id: c.status for c in load_candidates(["A04"], date(2026, 12, 20), {})}
+    assert statuses[clean.code] is ExpertStatus.ACTIVE
+    assert statuses[penalised.code] is ExpertStatus.PENALISED

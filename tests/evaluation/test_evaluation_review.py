@@ -73,29 +73,35 @@ def test_a_majority_fail_with_reasons_removes_the_bidder_and_a_minority_is_kept_
     assert db.session.scalar(sa.select(sa.func.count(StageOutcome.id))) == 3
 
 
-def test_computed_items_read_the_agents_facts_and_a_missing_fact_is_named(app, factory):
+def test_computed_items_read_the_credit_records_and_the_agents_facts(app, factory):
+    """Credit facts come from the supervisors' credit records (信用), never typed; the rest from the agent."""
+    from datetime import date
+
+    from core.accounts import Organisation, Role
+    from supervision import credit
+
     world, seats, chair = _ready(app, factory, facts={})
+    view = eh.state(world, chair)
+    listed = db.session.scalar(sa.select(Organisation).where(
+        Organisation.credit_code == view["bidders"][1]["credit_code"]))
+    credit.record(supervisor=factory.user(Role.SUPERVISOR), kind="dishonest", title="失信被执行人",
+                  authority="宁德市中级人民法院", effective_from=date(2026, 1, 1), organisation=listed)
+    db.session.commit()
+    for n, bidder in enumerate(view["bidders"]):
+        bad = world.agent_client.put(f"/api/v1/evaluations/{world.evaluation_id}/bidders/{bidder['id']}/facts",
+                                     json={"facts": {"unknown_fact": 1}})
+        assert bad.status_code == 422
+        typed = dict(eh.FACTS, not_dishonest_entity=True)  # typed, and overridden by the credit record
+        assert world.agent_client.put(f"/api/v1/evaluations/{world.evaluation_id}/bidders/{bidder['id']}/facts",
+                                      json={"facts": typed}).status_code == 200
     for _stage in range(2):  # formal, then qualification (which reads not_dishonest_entity)
         view = eh.state(world, chair)
         _vote_all(world, seats, view)
         decided = eh.api(world, chair, "POST", "/stage/decide")
-        if view["stage"]["id"] == "qualification":
-            assert decided.status_code == 409
-            error = decided.get_json()["error"]
-            assert error["code"] == "fact_missing" and error["field"] == "facts.not_dishonest_entity"
-            assert "招标代理先录入" in error["message"]
-        else:
-            assert decided.status_code == 200
-    view = eh.state(world, chair)
-    for n, bidder in enumerate(view["bidders"]):
-        facts = dict(eh.FACTS, not_dishonest_entity=n != 1)  # bidder 1 is on the dishonest-entity list
-        bad = world.agent_client.put(f"/api/v1/evaluations/{world.evaluation_id}/bidders/{bidder['id']}/facts",
-                                     json={"facts": {"unknown_fact": 1}})
-        assert bad.status_code == 422
-        assert world.agent_client.put(f"/api/v1/evaluations/{world.evaluation_id}/bidders/{bidder['id']}/facts",
-                                      json={"facts": facts}).status_code == 200
-    decided = eh.api(world, chair, "POST", "/stage/decide").get_json()
-    assert decided["outcome"]["failed"][0]["item"] == "q_credit" and decided["outcome"]["failed"][0]["computed"]
+        assert decided.status_code == 200, decided.get_json()
+    outcome = decided.get_json()["outcome"]
+    assert outcome["failed"][0]["item"] == "q_credit" and outcome["failed"][0]["computed"]
+    assert outcome["failed"][0]["bidder"] == listed.credit_code
     eh.pass_every_stage(world, seats, chair)
     computed = eh.state(world, chair)["computed"]
     assert all(row["m_project_manager_grade"] == 4.0 and row["c_credit_rating"] == 3.0 for row in computed.values())
