@@ -8,6 +8,7 @@ import {MODULES, buildPackage} from "./bid_package.js";
 import {currentKeys, platformSigner, verifyDocument} from "./keys.js";
 import {validatePriceForm} from "./price_form.js";
 import {discardUnfinished, forgetPending, pendingUpload, savePending, sealedBlob, sealedWriter, upload} from "./upload.js";
+import {element, showStatus} from "./dom.js";
 
 const panel = document.getElementById("bid-panel");
 const T = JSON.parse(panel.querySelector('[data-role="texts"]').textContent);
@@ -19,21 +20,8 @@ const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key
 const serverNow = () => (window.bidhallServerNow ? window.bidhallServerNow() : Date.now());
 const state = {sealing: null, platform: null, keys: null, busy: false, bids: [], lastSeal: null};
 
-function element(tag, attributes = {}, ...content) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key === "text") node.textContent = value;
-    else if (value !== null && value !== undefined) node.setAttribute(key, value);
-  }
-  node.append(...content);
-  return node;
-}
-
 function setStatus(text, kind = "info") {
-  const status = part("status");
-  status.textContent = text;
-  status.className = `flash ${kind}`;
-  status.dataset.kind = kind;
+  showStatus(part("status"), text, kind);
 }
 
 function progress(label, done, total) {

@@ -5,27 +5,15 @@ import {api, describe} from "./api.js";
 import {parseCertificate} from "./asn1.js";
 import {sha256, toHex} from "./bytes.js";
 import {deleteKeys, enrol, listKeys, platformSigner, requestEncryptionCertificate} from "./keys.js";
+import {element, showStatus} from "./dom.js";
 
 const T = JSON.parse(document.getElementById("certificate-texts").textContent);
 const form = document.getElementById("enrol");
 const username = form.dataset.username;
 const part = (role) => document.querySelector(`[data-role="${role}"]`);
 
-function element(tag, attributes = {}, ...content) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key === "text") node.textContent = value;
-    else if (value !== null && value !== undefined) node.setAttribute(key, value);
-  }
-  node.append(...content);
-  return node;
-}
-
 function setStatus(text, kind = "info") {
-  const status = part("status");
-  status.textContent = text;
-  status.className = `flash ${kind}`;
-  status.dataset.kind = kind;
+  showStatus(part("status"), text, kind);
 }
 
 function table(headers, rows) {
