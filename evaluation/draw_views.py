@@ -9,16 +9,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from core.accounts import Organisation, OrgKind, Role
@@ -26,18 +17,12 @@ from core.clock import now, parse_local
 from core.db import db
 from core.errors import DomainError, ValidationError
 from core.permissions import agents_only, public, roles, signed_in
+from core.views import act_and_redirect
 from evaluation import cli as draw_cli
 from evaluation import draw_confirmations as confirmations
 from evaluation import draw_operations as ops
-from evaluation.draw_models import (
-    COMMITTEE_RULE_LABELS,
-    AssignmentStatus,
-    Draw,
-    DrawAssignment,
-    DrawExclusion,
-    DrawState,
-    Venue,
-)
+from evaluation.draw_models import (COMMITTEE_RULE_LABELS, AssignmentStatus, Draw, DrawAssignment, DrawExclusion,
+                                    DrawState, Venue)
 from evaluation.draw_pool import DrawSettings, supervisory_authority_for
 from evaluation.draw_records import published_in_audit
 from evaluation.specialties import specialty_choices, specialty_name
@@ -220,14 +205,7 @@ def draw(draw_id: int):
 
 
 def _act(item: Draw, action, success: str):
-    try:
-        result = action()
-        db.session.commit()
-        flash(success(result) if callable(success) else success, "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("draw.draw", draw_id=item.id))
+    return act_and_redirect(action, success, url_for("draw.draw", draw_id=item.id))
 
 
 @agents_only

@@ -13,17 +13,12 @@ from core.db import db
 from core.errors import DomainError, ValidationError
 from core.permissions import admins_only, roles
 from core.validators import regions
+from core.views import act_and_redirect
 from evaluation import expert_operations as ops
 from evaluation.draw_confirmations import assignments_of, expert_of_user
 from evaluation.draw_models import DrawState, Venue
 from evaluation.expert_import import COLUMNS, import_experts
-from evaluation.experts import (
-    EXPERT_STATES,
-    RELATION_LABELS,
-    Expert,
-    ExpertSpecialty,
-    Unavailability,
-)
+from evaluation.experts import EXPERT_STATES, RELATION_LABELS, Expert, ExpertSpecialty, Unavailability
 from evaluation.recusal import ExpertStatus
 from evaluation.specialties import specialty_choices, titles
 from evaluation.venue_operations import create_venue
@@ -143,14 +138,7 @@ def profile(expert_id: int):
 
 
 def _act(expert: Expert, action, success: str):
-    try:
-        action()
-        db.session.commit()
-        flash(success, "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("experts.profile", expert_id=expert.id))
+    return act_and_redirect(action, success, url_for("experts.profile", expert_id=expert.id))
 
 
 @pool_readers

@@ -6,24 +6,16 @@ Thin views: parse, check access, call one operation, commit once, redirect with 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    url_for,
-)
+from flask import Blueprint, abort, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from core.accounts import Role
 from core.clock import parse_local
 from core.db import db
-from core.errors import DomainError, ValidationError
+from core.errors import ValidationError
 from core.permissions import bidders_only, public, roles, signed_in
 from core.storage import storage_root
+from core.views import act_and_redirect
 from supervision import objections as objection_ops
 from supervision import post_award as ops
 from supervision.award_models import Award, Complaint, Contract, SectionObjection
@@ -54,14 +46,7 @@ def _back(section_id: int) -> str:
 
 
 def _run(section_id: int, success: str, action):
-    try:
-        action()
-        db.session.commit()
-        flash(success, "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(_back(section_id))
+    return act_and_redirect(action, success, _back(section_id))
 
 
 def _award(award_id: int) -> Award:

@@ -14,10 +14,11 @@ from core.db import db
 from core.errors import DomainError, ValidationError
 from core.notifications import Notification
 from core.permissions import agents_only, public, signed_in
+from core.views import act_and_redirect
 from evaluation.catalogue import method_titles
 from trading import operations as ops
-from trading.models import (METHOD_LABELS, PRICE_FIELD_TYPE_LABELS, PROJECT_TYPE_LABELS, Clarification,
-                            Project, ProjectState, ProjectType, Section, SectionState, TenderDocument)
+from trading.models import (METHOD_LABELS, PRICE_FIELD_TYPE_LABELS, PROJECT_TYPE_LABELS, Clarification, Project,
+                            ProjectState, ProjectType, Section, SectionState, TenderDocument)
 
 bp = Blueprint("trading", __name__)
 
@@ -223,17 +224,15 @@ def new_section(project_id: int):
 def upload_document(section_id: int):
     item = get_section(section_id, manage=True)
     upload = request.files.get("file")
-    try:
+
+    def work():
         if upload is None or not upload.filename:
             raise ValidationError("请选择文件 (choose a file)", field="file")
         ops.upload_document(item, uploader=current_user, title=request.form.get("title", ""), stream=upload.stream,
                             filename=upload.filename, content_type=upload.mimetype)
-        db.session.commit()
-        flash("招标文件已上传 (tender documents uploaded)", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("trading.section", section_id=item.id))
+
+    return act_and_redirect(work, "招标文件已上传 (tender documents uploaded)",
+                            url_for("trading.section", section_id=item.id))
 
 
 @agents_only
@@ -270,30 +269,21 @@ def price_form(section_id: int):
 @agents_only
 def invite(project_id: int):
     item = get_project(project_id, manage=True)
-    try:
+
+    def work():
         org = db.session.get(Organisation, int(request.form.get("organisation_id") or 0))
         if org is None:
             raise ValidationError("请选择投标人 (choose a bidder)", field="organisation_id")
         ops.invite(item, org)
-        db.session.commit()
-        flash("已邀请 (invited)", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("trading.project", project_id=item.id))
+
+    return act_and_redirect(work, "已邀请 (invited)", url_for("trading.project", project_id=item.id))
 
 
 @agents_only
 def publish(project_id: int):
     item = get_project(project_id, manage=True)
-    try:
-        ops.publish(item)
-        db.session.commit()
-        flash("招标公告已发布 (notice published)", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("trading.project", project_id=item.id))
+    return act_and_redirect(lambda: ops.publish(item), "招标公告已发布 (notice published)",
+                            url_for("trading.project", project_id=item.id))
 
 
 @agents_only
