@@ -82,7 +82,7 @@ def on_disconnect(reason=None):
         connection = service.presence.pop(request.sid)
         if connection is None:
             return
-        service.run(connection.room_id, lambda runtime: runtime.leave(connection.sid))
+        service.call(connection.room_id, "leave", sid=connection.sid)
         if not service.presence.is_present(connection.room_id, connection.user_id):
             room = db.session.get(MediaRoom, connection.room_id)
             member = room.member_for(_user(connection.user_id)) if room else None
@@ -130,10 +130,10 @@ def _context() -> tuple[Connection, MediaRoom, RoomMember]:
 def hello(_data: dict) -> dict:
     _connection, room, member = _context()
     service = media_service()
-    state = service.run(room.id, lambda runtime: runtime.describe())
+    state = service.call(room.id, "describe")
     return {"me": {**member.as_json(), "can_publish": member.can_publish, "can_moderate": member.can_moderate},
             "room": {"id": room.id, "title": room.title, "locked": room.locked},
-            "members": _roster(room, state["muted"]), "streams": state["streams"],
+            "members": _roster(room), "streams": state["streams"],
             "ice_servers": list(service.settings.ice_servers)}
 
 
@@ -149,14 +149,14 @@ def publish(data: dict) -> dict:
     connection.count_offer(service.settings.offer_burst, service.settings.offer_window_s)
     kinds = sdp_checks.check_publish_offer(data.get("sdp"), data.get("type"), service.settings.max_sdp_bytes)
     kind = data.get("kind", "camera")
-    return service.run(room.id, lambda runtime: runtime.publish(sid=connection.sid, user_id=member.user_id,
-                                                               kind=kind, sdp=data["sdp"], kinds=kinds))
+    return service.call(room.id, "publish", sid=connection.sid, user_id=member.user_id, kind=kind, sdp=data["sdp"],
+                        kinds=sorted(kinds), muted=member.muted)
 
 
 @handler("unpublish")
 def unpublish(data: dict) -> dict:
     connection, room, _member = _context()
-    media_service().run(room.id, lambda runtime: runtime.unpublish_own(connection.sid, str(data.get("stream_id"))))
+    media_service().call(room.id, "unpublish_own", sid=connection.sid, stream_id=str(data.get("stream_id")))
     return {}
 
 
@@ -166,7 +166,7 @@ def subscribe(data: dict) -> dict:
     service = media_service()
     connection.count_offer(service.settings.offer_burst, service.settings.offer_window_s)
     stream_id = str(data.get("stream_id") or "")
-    return service.run(room.id, lambda runtime: runtime.subscribe(sid=connection.sid, stream_id=stream_id))
+    return service.call(room.id, "subscribe", sid=connection.sid, stream_id=stream_id)
 
 
 @handler("answer")
@@ -175,14 +175,14 @@ def answer(data: dict) -> dict:
     service = media_service()
     sdp_checks.check_viewer_answer(data.get("sdp"), data.get("type"), service.settings.max_sdp_bytes)
     pc_id = str(data.get("pc_id") or "")
-    service.run(room.id, lambda runtime: runtime.accept_answer(sid=connection.sid, pc_id=pc_id, sdp=data["sdp"]))
+    service.call(room.id, "accept_answer", sid=connection.sid, pc_id=pc_id, sdp=data["sdp"])
     return {}
 
 
 @handler("unsubscribe")
 def unsubscribe(data: dict) -> dict:
     connection, room, _member = _context()
-    media_service().run(room.id, lambda runtime: runtime.unsubscribe_own(connection.sid, str(data.get("pc_id"))))
+    media_service().call(room.id, "unsubscribe_own", sid=connection.sid, pc_id=str(data.get("pc_id")))
     return {}
 
 
@@ -193,7 +193,7 @@ def mute(data: dict) -> dict:
     kind = data.get("kind", "audio")
     ops.mute(room, actor, target, kind)
     db.session.commit()
-    media_service().run(room.id, lambda runtime: runtime.set_muted(target.user_id, kind, True))
+    media_service().call(room.id, "set_muted", user_id=target.user_id, kind=kind, muted=True)
     _emit_room(room.id, "muted", {"user_id": target.user_id, "kind": kind, "muted": True,
                                   "forced": actor.id != target.id, "by": actor.user_id})
     return {}
@@ -206,7 +206,7 @@ def unmute(data: dict) -> dict:
     kind = data.get("kind", "audio")
     ops.unmute(room, actor, target, kind)
     db.session.commit()
-    media_service().run(room.id, lambda runtime: runtime.set_muted(target.user_id, kind, False))
+    media_service().call(room.id, "set_muted", user_id=target.user_id, kind=kind, muted=False)
     _emit_room(room.id, "muted", {"user_id": target.user_id, "kind": kind, "muted": False, "forced": False,
                                   "by": actor.user_id})
     return {}
@@ -250,14 +250,13 @@ def _user(user_id: int) -> User | None:
     return db.session.get(User, user_id)
 
 
-def _roster(room: MediaRoom, muted: dict) -> list[dict]:
+def _roster(room: MediaRoom) -> list[dict]:
     present = media_service().presence.present_users(room.id)
-    return [{**m.as_json(), "present": m.user_id in present, "muted": muted.get(m.user_id, [])} for m in room.members]
+    return [{**m.as_json(), "present": m.user_id in present, "muted": m.muted} for m in room.members]
 
 
 def _broadcast_presence(room: MediaRoom) -> None:
-    state = media_service().run(room.id, lambda runtime: runtime.describe())
-    _emit_room(room.id, "roster", {"members": _roster(room, state["muted"]), "locked": room.locked})
+    _emit_room(room.id, "roster", {"members": _roster(room), "locked": room.locked})
 
 
 def _emit_room(room_id: int, event: str, data: dict) -> None:

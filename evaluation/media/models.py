@@ -88,6 +88,9 @@ class RoomMember(IdMixin, Base):
     first_joined_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
     removed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    #: The tracks the server holds back from the viewers ("audio", "video", comma-separated, sorted): kept here,
+    #: not only in the live media, so a force-mute survives a restart of the media server or of its worker.
+    muted_tracks: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
 
     room: Mapped[MediaRoom] = relationship(back_populates="members")
     user: Mapped[User] = relationship(foreign_keys=[user_id])
@@ -104,6 +107,14 @@ class RoomMember(IdMixin, Base):
     @property
     def can_moderate(self) -> bool:
         return self.role in MODERATORS
+
+    @property
+    def muted(self) -> list[str]:
+        return [kind for kind in self.muted_tracks.split(",") if kind]
+
+    def set_muted(self, kind: str, muted: bool) -> None:
+        kinds = set(self.muted) | {kind} if muted else set(self.muted) - {kind}
+        self.muted_tracks = ",".join(sorted(kinds))
 
     def as_json(self) -> dict:
         return {"user_id": self.user_id, "name": self.user.display_name, "role": self.role.value,

@@ -99,6 +99,7 @@ def mute(room: MediaRoom, actor: RoomMember, target: RoomMember, kind: str) -> N
         raise Forbidden("只有主任委员和主持人可以静音他人 (only the chair and the host can mute others)",
                         code="not_moderator")
     forced = actor.id != target.id
+    target.set_muted(kind, True)
     append_timeline(room, TimelineKind.MUTE, user=target.user_id, actor=actor.user_id, track=kind, forced=forced)
     audit.record("media.force_muted" if forced else "media.muted", room, actor=actor.user, user_id=target.user_id,
                  kind=kind)
@@ -110,6 +111,7 @@ def unmute(room: MediaRoom, actor: RoomMember, target: RoomMember, kind: str) ->
     if actor.id != target.id:
         raise RuleViolation("不允许强制取消他人静音，只能由本人取消 (force-unmute is not allowed: only the "
                             "participant can unmute themselves)", code="force_unmute_refused")
+    target.set_muted(kind, False)
     append_timeline(room, TimelineKind.UNMUTE, user=target.user_id, actor=actor.user_id, track=kind)
     audit.record("media.unmuted", room, actor=actor.user, user_id=target.user_id, kind=kind)
 

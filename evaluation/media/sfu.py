@@ -162,9 +162,11 @@ class RoomRuntime:
         return [s.info() for s in self.streams.values() if not s.closed]
 
     async def describe(self) -> dict:
-        return {"streams": self.snapshot(), "muted": {u: sorted(k) for u, k in self.muted.items() if k}}
+        return {"streams": self.snapshot()}
 
-    async def publish(self, *, sid: str, user_id: int, kind: str, sdp: str, kinds: set[str]) -> dict:
+    async def publish(self, *, sid: str, user_id: int, kind: str, sdp: str, kinds: list[str],
+                      muted: list[str] = ()) -> dict:
+        """``muted``: the publisher's tracks held back from the viewers, as the roster keeps them."""
         if kind not in STREAM_KINDS:
             raise ValidationError("流类型应为 camera 或 screen (stream kind: camera or screen)", field="kind")
         for old in [s for s in self.streams.values() if s.sid == sid and s.kind == kind]:
@@ -173,7 +175,8 @@ class RoomRuntime:
             raise RuleViolation(f"每人最多同时发布 {self.settings.max_streams_per_member} 路流 "
                                 f"(at most {self.settings.max_streams_per_member} streams per participant)",
                                 code="too_many_streams")
-        stream = PublishedStream(self, sid=sid, user_id=user_id, kind=kind, kinds=kinds)
+        self.muted[user_id] = set(muted)
+        stream = PublishedStream(self, sid=sid, user_id=user_id, kind=kind, kinds=set(kinds))
         self.streams[stream.id] = stream
         try:
             await stream.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))

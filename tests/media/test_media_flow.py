@@ -116,3 +116,38 @@ def test_a_dropped_participant_reconnects_and_the_room_goes_on(app, room_world, 
         assert frames == recording.video_frames > 0
     chair_file = next(r for r in recordings if r.user_id == chair_id)
     assert chair_file.duration_ms > max(r.duration_ms for r in recordings if r.user_id == expert_id)
+
+
+def test_a_force_mute_survives_a_restart_of_the_media_server(app, room_world, live_server, release):
+    """The roster keeps the mute: after the room's live media is torn down and rebuilt, the expert's new stream
+    still reaches nobody with its microphone, and the roster still says so."""
+    room_id, seats = room_world
+    release()
+    cookies = {name: sign_in(live_server, seats[name]) for name in ("chair", "expert", "supervisor")}
+    expert_id = seats["expert"].user_id
+    service = app.extensions["bidhall_media"]
+
+    async def scenario():
+        chair = Participant(live_server, cookies["chair"], room_id, subscribe=False)
+        expert = Participant(live_server, cookies["expert"], room_id)
+        await chair.join()
+        await expert.join()
+        await chair.request("mute", {"user_id": expert_id, "kind": "audio"})
+        await asyncio.to_thread(service.shutdown)  # the media server goes down: every live room is dropped
+        assert not service.rooms
+        expert_again = Participant(live_server, cookies["expert"], room_id)
+        supervisor = Participant(live_server, cookies["supervisor"], room_id)
+        try:
+            roster = await expert_again.join()
+            await expert_again.publish(ToneTrack(), MovingBarTrack())
+            await supervisor.join()
+            heard = supervisor.received[expert_id]
+            await until(lambda: heard["video"] >= 15)
+            return roster, dict(heard)
+        finally:
+            for p in (chair, expert, expert_again, supervisor):
+                await p.leave()
+
+    roster, heard = run(scenario())
+    assert next(m for m in roster["members"] if m["user_id"] == expert_id)["muted"] == ["audio"]
+    assert heard["audio"] == 0 and heard["video"] >= 15
