@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -113,21 +112,6 @@ def count_without_decoding() -> None:
     receiver.get_decoder = lambda codec: Counting()
 
 
-def sign_in(base: str, username: str, secret: str | None) -> str:
-    import pyotp
-    import requests
-
-    def token(page: str) -> str:
-        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    http = requests.Session()
-    form = http.get(f"{base}/login").text
-    reply = http.post(f"{base}/login", data={"username": username, "password": PASSWORD, "csrf_token": token(form)})
-    if secret:
-        http.post(f"{base}/login/second-factor", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token(reply.text)})
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-
-
 async def measure(pid: int, seconds: float, clients: list) -> dict:
     def snapshot():
         return {id(c): {owner: dict(counts) for owner, counts in c.received.items()} for c in clients}
@@ -147,9 +131,9 @@ async def measure(pid: int, seconds: float, clients: list) -> dict:
 
 
 async def scenario(base: str, room_id: int, logins, pid: int, seconds: float) -> tuple[dict, dict, list]:
-    from evaluation.media.client import LoopedVideoPackets, Participant, ToneTrack
+    from evaluation.media.client import LoopedVideoPackets, Participant, ToneTrack, sign_in
 
-    cookies = [sign_in(base, username, secret) for username, secret in logins]
+    cookies = [sign_in(base, username, PASSWORD, secret) for username, secret in logins]
     experts = [Participant(base, cookie, room_id, subscribe=False) for cookie in cookies[:EXPERTS]]
     supervisors = [Participant(base, cookie, room_id) for cookie in cookies[EXPERTS:]]
     try:

@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         STORAGE_DIR=str(settings.storage_dir),
         REDIS_URL=settings.redis_url,
+        REDIS_NAMESPACE=settings.redis_namespace,
         ACCELERATOR=settings.accelerator,
         CLOCKS=settings.clocks,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
@@ -61,7 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=lambda: session.get("lang", "zh"))
     limiter.init_app(app)
-    socketio.init_app(app, message_queue=settings.redis_url, cors_allowed_origins=[],
+    socketio.init_app(app, message_queue=settings.redis_url, channel=f"{settings.redis_namespace}-socketio",
+                      cors_allowed_origins=[],
                       logger=False, engineio_logger=False)
 
     from core import api, auth, filters

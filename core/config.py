@@ -57,6 +57,8 @@ class Settings:
     accelerator: int = 1
     clocks: StatutoryClocks = field(default_factory=StatutoryClocks)
     login_rate_limit: str = "10 per minute"
+    #: Names this deployment's keys and channels on a shared Redis (BIDHALL_REDIS_NAMESPACE).
+    redis_namespace: str = "bidhall"
     testing: bool = False
 
     @classmethod
@@ -72,6 +74,7 @@ class Settings:
             secret_key=_secret_key(instance),
             accelerator=int(os.environ.get("BIDHALL_ACCELERATOR", "1")),
             login_rate_limit=os.environ.get("BIDHALL_LOGIN_RATE_LIMIT", "10 per minute"),
+            redis_namespace=os.environ.get("BIDHALL_REDIS_NAMESPACE", "bidhall"),
         )
         values.update(overrides)
         settings = cls(**values)

@@ -25,6 +25,29 @@ from aiortc.mediastreams import (
 NAMESPACE = "/media"
 
 
+def sign_in(base_url: str, username: str, password: str, totp_secret: str | None = None) -> str:
+    """Sign in over HTTP as a browser does (CSRF token, then the second factor when the account has one);
+    returns the Cookie header the Socket.IO handshake carries."""
+    import re
+
+    import pyotp
+    import requests
+
+    def token(page: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        return found.group(1) if found else ""
+
+    http = requests.Session()
+    reply = http.post(f"{base_url}/login", data={"username": username, "password": password,
+                                                 "csrf_token": token(http.get(f"{base_url}/login").text)})
+    if reply.status_code >= 400:
+        raise Refused({"code": "sign_in_failed", "message": f"sign-in of {username} refused: HTTP {reply.status_code}"})
+    if totp_secret:
+        http.post(f"{base_url}/login/second-factor", data={"code": pyotp.TOTP(totp_secret).now(),
+                                                           "csrf_token": token(reply.text)})
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
 class Refused(Exception):
     def __init__(self, error: dict) -> None:
         super().__init__(f"{error.get('code')}: {error.get('message')}")

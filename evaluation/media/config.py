@@ -5,6 +5,8 @@
 ``BIDHALL_MEDIA_ICE_SERVERS``: a JSON list of ICE servers (``[{"urls": "turn:…", "username": …,
 "credential": …}]``) given to the browsers and to the server; empty by default, because aiortc otherwise tries
 a public STUN server that is not reachable from a closed evaluation network.
+``BIDHALL_MEDIA_WORKERS``: empty (the default) runs every room's media in the web process; ``redis`` hands each
+room to a media worker process (``flask --app wsgi media worker``) reached through ``REDIS_URL``.
 """
 from __future__ import annotations
 
@@ -32,6 +34,12 @@ class MediaSettings:
     #: How long a Socket.IO handler waits for the media loop.
     timeout_s: float = 15.0
     max_streams_per_member: int = 2
+    #: "" = every room's media in this process; "redis" = each room in a media worker process.
+    workers: str = ""
+    #: A worker holds a room while it renews this lease; a dead worker's rooms are free again after it.
+    lease_s: float = 15.0
+    #: A worker lets go of a room that has had no stream and no viewer for this long.
+    idle_release_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> MediaSettings:
@@ -39,6 +47,9 @@ class MediaSettings:
         servers = json.loads(os.environ.get("BIDHALL_MEDIA_ICE_SERVERS") or "[]")
         if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
             raise ValueError("BIDHALL_MEDIA_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
-        return cls(hosts=hosts or ("127.0.0.1",), ice_servers=tuple(servers),
+        workers = os.environ.get("BIDHALL_MEDIA_WORKERS", "").strip().lower()
+        if workers not in ("", "redis"):
+            raise ValueError("BIDHALL_MEDIA_WORKERS is either empty (media in the web process) or 'redis'")
+        return cls(hosts=hosts or ("127.0.0.1",), ice_servers=tuple(servers), workers=workers,
                    keyframe_interval_s=float(os.environ.get("BIDHALL_MEDIA_KEYFRAME_INTERVAL", "2")),
                    offer_burst=int(os.environ.get("BIDHALL_MEDIA_OFFER_BURST", "20")))

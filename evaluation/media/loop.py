@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Iterable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -44,6 +45,11 @@ def loop() -> asyncio.AbstractEventLoop:
             ready.wait()
             _loop = new_loop
         return _loop
+
+
+def submit(coro: Awaitable[Any]) -> Future:
+    """Start ``coro`` on the media loop without waiting (a worker answers when it completes)."""
+    return asyncio.run_coroutine_threadsafe(coro, loop())
 
 
 def call(coro: Awaitable[Any], timeout: float) -> Any:

@@ -7,7 +7,7 @@ its session; Socket.IO messages go out from another thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/media"
 EXTENSION = "bidhall_media"
+#: What a handler may ask of a room's live media (the ``RoomRuntime`` coroutines).
+RUNTIME_CALLS = frozenset({"describe", "publish", "unpublish_own", "subscribe", "accept_answer",
+                           "unsubscribe_own", "set_muted", "leave", "close"})
 
 
 def room_channel(room_id: int) -> str:
@@ -39,6 +42,15 @@ class MediaService:
         self.rooms: dict[int, RoomRuntime] = {}  # touched on the media loop only
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-db")
         self._out = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-emit")
+        #: With media workers, the rooms' media runs in those processes; this one only signals.
+        self.remote = None
+        if settings.workers == "redis":
+            from evaluation.media.workers import Keys, RemoteRooms
+
+            if not app.config.get("REDIS_URL"):
+                raise RuntimeError("BIDHALL_MEDIA_WORKERS=redis needs REDIS_URL: the media workers are reached "
+                                   "through Redis")
+            self.remote = RemoteRooms(app.config["REDIS_URL"], settings, Keys(app.config["REDIS_NAMESPACE"]))
         loop.use_host_addresses(settings.hosts)
 
     @property
@@ -46,12 +58,25 @@ class MediaService:
         return Path(self.app.config["STORAGE_DIR"])
 
     # -- from a handler thread --------------------------------------------------------------------
-    def run(self, room_id: int, work: Callable[[RoomRuntime], Awaitable[Any]]) -> Any:
-        """Run ``work(runtime)`` on the media loop and wait for it (bounded by the configured timeout)."""
-        async def on_loop():
-            return await work(self._runtime(room_id))
+    def call(self, room_id: int, method: str, **kwargs: Any) -> Any:
+        """Run one of the room's ``RoomRuntime`` methods where the room's media lives, and wait for the answer.
 
-        return loop.call(on_loop(), self.settings.timeout_s)
+        In this process (the embedded default) or, with ``BIDHALL_MEDIA_WORKERS=redis``, in the media worker
+        process that serves the room (``evaluation.media.workers``). Arguments and answers are plain JSON.
+        """
+        if method not in RUNTIME_CALLS:
+            raise ValueError(f"not a media call: {method}")
+        if self.remote is not None:
+            return self.remote.call(room_id, method, kwargs)
+        return loop.call(self.invoke(room_id, method, kwargs), self.settings.timeout_s)
+
+    async def invoke(self, room_id: int, method: str, kwargs: dict) -> Any:
+        """On the media loop: the call itself (a worker process runs the same)."""
+        runtime = self._runtime(room_id)
+        result = await getattr(runtime, method)(**kwargs)
+        if method == "close":
+            self.rooms.pop(room_id, None)
+        return result
 
     def _runtime(self, room_id: int) -> RoomRuntime:
         runtime = self.rooms.get(room_id)
@@ -65,11 +90,7 @@ class MediaService:
             socketio.emit("closed", {"room_id": room_id}, to=sid, namespace=NAMESPACE)
             socketio.server.disconnect(sid, namespace=NAMESPACE)
 
-        async def close(runtime: RoomRuntime) -> None:
-            await runtime.close()
-            self.rooms.pop(room_id, None)
-
-        self.run(room_id, close)
+        self.call(room_id, "close")
 
     def shutdown(self) -> None:
         """Close every room of this process (a worker stopping): every recording is sealed first."""

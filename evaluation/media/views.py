@@ -94,5 +94,20 @@ def verify_recordings_command(room_id: int | None) -> None:
     click.echo(f"recordings OK: {report.checked} recording(s) match the audit chain")
 
 
+@bp.cli.command("worker")
+@click.option("--rooms", type=int, default=1, show_default=True,
+              help="How many rooms this process serves at once (1: a process per room).")
+def worker_command(rooms: int) -> None:
+    """Serve rooms' audio and video in this process, for web processes run with BIDHALL_MEDIA_WORKERS=redis."""
+    from flask import current_app
+
+    from evaluation.media.workers import MediaWorker
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("a media worker is reached through Redis: set REDIS_URL")
+    MediaWorker(current_app._get_current_object(), url, max_rooms=rooms).run()
+
+
 for _rule, _endpoint, _methods in ROUTES:
     bp.add_url_rule(_rule, endpoint=_endpoint, view_func=globals()[_endpoint], methods=_methods)

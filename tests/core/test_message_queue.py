@@ -53,7 +53,7 @@ def test_an_emit_from_another_process_reaches_clients_through_redis(tmp_path):
         client.connect(url, wait_timeout=10)
         try:
             time.sleep(0.5)  # the server has subscribed to the queue by now
-            SocketIO(message_queue=REDIS_URL).emit("queue_probe", {"from": "another process"})
+            SocketIO(message_queue=REDIS_URL, channel="bidhall-socketio").emit("queue_probe", {"from": "another process"})
             assert received.wait(10), "the message published on Redis never reached the client"
         finally:
             client.disconnect()

@@ -10,13 +10,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import pyotp
 import pytest
-import requests
 import sqlalchemy as sa
 
 from core.accounts import Role, User
 from core.db import db
+from evaluation.media import client
 from evaluation.media import operations as ops
 from evaluation.media.models import MemberRole, Recording, RecordingState
 from tests.factories import PASSWORD
@@ -53,13 +52,7 @@ def room_world(app, factory):
 
 def sign_in(base_url: str, seat: Seat) -> str:
     """Sign in over HTTP like a browser; returns the Cookie header the Socket.IO handshake carries."""
-    http = requests.Session()
-    response = http.post(f"{base_url}/login", data={"username": seat.username, "password": PASSWORD})
-    assert response.status_code in (200, 302), response.status_code
-    if seat.totp:
-        with_code = http.post(f"{base_url}/login/second-factor", data={"code": pyotp.TOTP(seat.totp).now()})
-        assert with_code.status_code in (200, 302)
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    return client.sign_in(base_url, seat.username, PASSWORD, seat.totp)
 
 
 def run(coro, timeout: float = 45):
