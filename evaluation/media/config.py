@@ -6,7 +6,8 @@
 "credential": …}]``) given to the browsers and to the server; empty by default, because aiortc otherwise tries
 a public STUN server that is not reachable from a closed evaluation network.
 ``BIDHALL_MEDIA_WORKERS``: empty (the default) runs every room's media in the web process; ``redis`` hands each
-room to a media worker process (``flask --app wsgi media worker``) reached through ``REDIS_URL``.
+room to a media worker process (``flask --app wsgi media worker``) reached through ``REDIS_URL``;
+``BIDHALL_MEDIA_LEASE``: seconds after which a dead worker's rooms are free for another (default 15).
 """
 from __future__ import annotations
 
@@ -52,4 +53,5 @@ class MediaSettings:
             raise ValueError("BIDHALL_MEDIA_WORKERS is either empty (media in the web process) or 'redis'")
         return cls(hosts=hosts or ("127.0.0.1",), ice_servers=tuple(servers), workers=workers,
                    keyframe_interval_s=float(os.environ.get("BIDHALL_MEDIA_KEYFRAME_INTERVAL", "2")),
-                   offer_burst=int(os.environ.get("BIDHALL_MEDIA_OFFER_BURST", "20")))
+                   offer_burst=int(os.environ.get("BIDHALL_MEDIA_OFFER_BURST", "20")),
+                   lease_s=float(os.environ.get("BIDHALL_MEDIA_LEASE", "15")))

@@ -103,24 +103,29 @@ class RemoteRooms:
         self.settings, self.keys = settings, keys
 
     def call(self, room_id: int, method: str, kwargs: dict) -> Any:
-        timeout = self.settings.timeout_s
+        deadline = time.time() + self.settings.timeout_s
         if not self.redis.exists(self.keys.owner(room_id)):
             if not any(True for _ in self.redis.scan_iter(match=self.keys.worker("*"), count=100)):
                 raise NoMediaWorker("没有运行中的媒体工作进程，音视频暂不可用，请联系运维人员 (no media worker is "
                                     "running: start `flask --app wsgi media worker`)")
-            if self.redis.set(self.keys.claim(room_id), "1", nx=True, px=int(self.settings.lease_s * 1000)):
-                self.redis.rpush(self.keys.claims, room_id)
+            self._ask_for_a_worker(room_id)
         request_id = secrets.token_hex(12)
         reply = self.keys.reply(request_id)
         self.redis.rpush(self.keys.calls(room_id), json.dumps({
-            "id": request_id, "method": method, "kwargs": kwargs, "reply": reply, "deadline": time.time() + timeout}))
-        answer = self.redis.blpop([reply], timeout=max(1, round(timeout)))
-        if answer is None:
-            raise loop.MediaTimeout("媒体服务器响应超时，请重试 (the media worker did not answer in time; try again)")
+            "id": request_id, "method": method, "kwargs": kwargs, "reply": reply, "deadline": deadline}))
+        while (answer := self.redis.blpop([reply], timeout=1)) is None:
+            if time.time() >= deadline:
+                raise loop.MediaTimeout("媒体服务器响应超时，请重试 (the media worker did not answer in time; try again)")
+            if not self.redis.exists(self.keys.owner(room_id)):
+                self._ask_for_a_worker(room_id)  # its worker died while we waited: the next one takes the room
         payload = json.loads(answer[1])
         if "error" in payload:
             raise error_from_wire(payload["error"])
         return payload["result"]
+
+    def _ask_for_a_worker(self, room_id: int) -> None:
+        if self.redis.set(self.keys.claim(room_id), "1", nx=True, px=int(self.settings.lease_s * 1000)):
+            self.redis.rpush(self.keys.claims, room_id)
 
 
 class MediaWorker:

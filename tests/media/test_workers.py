@@ -72,7 +72,8 @@ def deployment(tmp_path):
     port = _free_port()
     namespace = f"bidhall-test-{secrets.token_hex(4)}"
     env = dict(os.environ, REDIS_URL=REDIS_URL, BIDHALL_INSTANCE_DIR=str(tmp_path), BIDHALL_PORT=str(port),
-               BIDHALL_MEDIA_WORKERS="redis", BIDHALL_REDIS_NAMESPACE=namespace, PYTHONPATH=str(ROOT))
+               BIDHALL_MEDIA_WORKERS="redis", BIDHALL_REDIS_NAMESPACE=namespace, BIDHALL_MEDIA_LEASE="2",
+               PYTHONPATH=str(ROOT))
     env.pop("DATABASE_URL", None)
 
     def python(code: str) -> dict:
@@ -133,12 +134,7 @@ def test_a_room_runs_in_a_media_worker_process_and_its_recordings_are_sealed(dep
 
     assert run(without_worker()) == "media_worker_unavailable"  # refused at once, with a reason
 
-    worker = deployment["start_worker"]()
-    registry = redis.Redis.from_url(REDIS_URL)
-    for _ in range(200):  # the worker registers itself in Redis as it starts
-        if registry.keys(f"{deployment['namespace']}:media:worker:*"):
-            break
-        time.sleep(0.1)
+    worker = _started(deployment)
 
     async def scenario():
         chair = Participant(url, cookies["chair"], room_id)
@@ -179,3 +175,51 @@ def test_a_room_runs_in_a_media_worker_process_and_its_recordings_are_sealed(dep
             assert sum(1 for _ in container.decode(video=0)) == recording["frames"] > 0
     log = "".join(p.read_text() for p in deployment["tmp"].glob("worker-*.log"))
     assert f"room {room_id} taken" in log
+
+
+def _started(deployment) -> subprocess.Popen:
+    """A new media worker, once it has registered itself in Redis."""
+    registry = redis.Redis.from_url(REDIS_URL)
+    known = set(registry.keys(f"{deployment['namespace']}:media:worker:*"))
+    worker = deployment["start_worker"]()
+    for _ in range(200):
+        if set(registry.keys(f"{deployment['namespace']}:media:worker:*")) - known:
+            return worker
+        time.sleep(0.1)
+    raise AssertionError("the media worker never registered")
+
+
+def test_when_a_worker_dies_another_takes_its_rooms(deployment):
+    """A worker killed outright (no chance to hand over): once its lease lapses the next worker takes the room,
+    and participants who reconnect, as the page does when its peer connections fail, see each other again."""
+    url, room_id, seats = deployment["url"], deployment["room"], deployment["seats"]
+    cookies = {name: sign_in(url, seats[name]) for name in ("chair", "expert")}
+    chair_id = seats["chair"].user_id
+    first = _started(deployment)
+
+    async def scenario():
+        import asyncio
+
+        chair = Participant(url, cookies["chair"], room_id)
+        expert = Participant(url, cookies["expert"], room_id)
+        chair_again = Participant(url, cookies["chair"], room_id)
+        expert_again = Participant(url, cookies["expert"], room_id)
+        try:
+            await chair.join()
+            await chair.publish(ToneTrack(), MovingBarTrack())
+            await expert.join()
+            await until(lambda: expert.received[chair_id]["video"] >= 5, timeout=20)
+            first.kill()
+            await asyncio.to_thread(first.wait)
+            await asyncio.to_thread(_started, deployment)
+            await expert_again.join()  # answered once the dead worker's lease lapses
+            await chair_again.join()
+            await chair_again.publish(ToneTrack(), MovingBarTrack())
+            await until(lambda: expert_again.received[chair_id]["video"] >= 5, timeout=30)
+        finally:
+            for p in (chair, expert, chair_again, expert_again):
+                await p.leave()
+
+    run(scenario(), timeout=90)
+    log = "".join(p.read_text() for p in deployment["tmp"].glob("worker-*.log"))
+    assert log.count(f"room {room_id} taken") == 2
