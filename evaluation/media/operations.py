@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -25,6 +26,7 @@ from evaluation.media.models import (
     TimelineEvent,
     TimelineKind,
 )
+from evaluation.media.recording import probe_interrupted
 
 TRACK_KINDS = ("audio", "video")
 #: The account roles that may hold each roster role: a supervisor's seat needs a supervisor's account (with
@@ -164,7 +166,7 @@ def start_recording(room_id: int, info: dict, key: str) -> Recording:
 
 
 def seal_recording(stream_id: str, *, sha256: str, size: int, duration_ms: int, video_frames: int,
-                   audio_packets: int) -> Recording:
+                   audio_packets: int, interrupted: bool = False) -> Recording:
     """The file is closed: its SHA-256 goes into the audit chain, which verification checks it against."""
     recording = db.session.scalar(sa.select(Recording).where(Recording.stream_id == stream_id))
     if recording is None:
@@ -177,8 +179,27 @@ def seal_recording(stream_id: str, *, sha256: str, size: int, duration_ms: int, 
     append_timeline(recording.room_id, TimelineKind.UNPUBLISH, user=recording.user_id, stream_id=stream_id,
                     stream_kind=recording.stream_kind)
     audit.record("media.recording_sealed", recording, room_id=recording.room_id, user_id=recording.user_id,
-                 key=recording.key, sha256=sha256, size=size, duration_ms=duration_ms)
+                 key=recording.key, sha256=sha256, size=size, duration_ms=duration_ms, interrupted=interrupted)
     return recording
+
+
+def seal_interrupted(room_id: int, storage_dir: str | Path) -> int:
+    """Seal the files a dead media process left open: called when a room's live media starts in a process, so
+    no stream of the room is live anywhere and every file still marked recording was cut off. What the file
+    holds is hashed into the audit chain as it is, marked interrupted; a missing file is left for
+    verification to name. Returns how many were sealed."""
+    orphans = db.session.scalars(sa.select(Recording).where(Recording.room_id == room_id,
+                                                            Recording.state == RecordingState.RECORDING)).all()
+    sealed = 0
+    for recording in orphans:
+        path = recording.path(storage_dir)
+        if not path.exists():
+            continue
+        found = probe_interrupted(path)
+        seal_recording(recording.stream_id, sha256=found.sha256, size=found.size, duration_ms=found.duration_ms,
+                       video_frames=found.video_frames, audio_packets=found.audio_packets, interrupted=True)
+        sealed += 1
+    return sealed
 
 
 def get_room(room_id: int) -> MediaRoom:

@@ -20,6 +20,8 @@ from evaluation.media.encoding import AUDIO_RATE
 
 log = logging.getLogger(__name__)
 
+MUXER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1"}
+
 
 @dataclass
 class RecordingResult:
@@ -37,7 +39,10 @@ class StreamRecorder:
     def __init__(self, path: Path, *, video_size: tuple[int, int] | None, audio: bool) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(path), mode="w", format="webm")
+        # Close a cluster every second and write each packet through: a process killed mid-call leaves a file
+        # readable up to its last second (by default the muxer keeps seconds of media, and at first all of
+        # it, in memory, so such a file would be empty).
+        self.container = av.open(str(path), mode="w", format="webm", options=MUXER_OPTIONS)
         self.video = self.audio = None
         if video_size is not None:
             self.video = self.container.add_stream("libvpx", rate=15)
@@ -95,3 +100,30 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def probe_interrupted(path: Path) -> RecordingResult:
+    """What an interrupted file holds (its writer died before closing it): the packets that can still be read.
+
+    Only demuxes (no decoding); a truncated tail ends the count. Hashed as it is, so from now on the audit chain
+    vouches for exactly these bytes.
+    """
+    video = audio = 0
+    first_ms: float | None = None
+    last_ms = 0.0
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux():
+                if packet.pts is None or packet.size == 0:
+                    continue
+                at_ms = float(packet.pts * packet.time_base * 1000)
+                first_ms = at_ms if first_ms is None else min(first_ms, at_ms)
+                last_ms = max(last_ms, at_ms)
+                if packet.stream.type == "video":
+                    video += 1
+                else:
+                    audio += 1
+    except (av.FFmpegError, EOFError) as exc:
+        log.warning("interrupted recording %s is cut short: %s", path, exc)
+    duration = 0 if first_ms is None else round(last_ms - first_ms)
+    return RecordingResult(path, path.stat().st_size, file_sha256(path), duration, video, audio)

@@ -82,6 +82,9 @@ class MediaService:
         runtime = self.rooms.get(room_id)
         if runtime is None:
             runtime = self.rooms[room_id] = RoomRuntime(room_id, self.settings, self, self.storage_dir)
+            # The room's media starts here: whatever a dead process left recording is sealed as it stands
+            # (queued before anything this runtime records).
+            self.in_app(operations.seal_interrupted, room_id, self.storage_dir)
         return runtime
 
     def shutdown_room(self, room_id: int) -> None:

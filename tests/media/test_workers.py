@@ -55,6 +55,7 @@ with app.app_context():
 RECORDINGS = """
 import json, sys
 from wsgi import app
+from core.audit import AuditEvent
 from core.db import db
 from evaluation.media.models import Recording
 from evaluation.media.verify import verify_recordings
@@ -62,8 +63,11 @@ from evaluation.media.verify import verify_recordings
 with app.app_context():
     rows = db.session.scalars(db.select(Recording)).all()
     report = verify_recordings(None)
+    sealed = {e.object_id: json.loads(e.data).get("interrupted") for e in db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.action == "media.recording_sealed"))}
     print(json.dumps({"ok": report.ok, "recordings": [
-        {"user": r.user_id, "state": r.state.value, "key": r.key, "frames": r.video_frames} for r in rows]}))
+        {"user": r.user_id, "state": r.state.value, "key": r.key, "frames": r.video_frames,
+         "interrupted": sealed.get(str(r.id))} for r in rows]}))
 """
 
 
@@ -208,7 +212,7 @@ def test_when_a_worker_dies_another_takes_its_rooms(deployment):
             await chair.join()
             await chair.publish(ToneTrack(), MovingBarTrack())
             await expert.join()
-            await until(lambda: expert.received[chair_id]["video"] >= 5, timeout=20)
+            await until(lambda: expert.received[chair_id]["video"] >= 40, timeout=20)
             first.kill()
             await asyncio.to_thread(first.wait)
             await asyncio.to_thread(_started, deployment)
@@ -223,3 +227,10 @@ def test_when_a_worker_dies_another_takes_its_rooms(deployment):
     run(scenario(), timeout=90)
     log = "".join(p.read_text() for p in deployment["tmp"].glob("worker-*.log"))
     assert log.count(f"room {room_id} taken") == 2
+    # the file the killed worker left open was sealed, as it stands, by the worker that took the room over
+    state = deployment["recordings"]()
+    first_file = next(r for r in state["recordings"] if r["user"] == chair_id)
+    assert first_file["state"] == "sealed" and first_file["interrupted"]
+    assert first_file["frames"] >= 15  # all but the last second of what the viewer saw
+    with av.open(str(deployment["storage"] / first_file["key"])) as container:
+        assert sum(1 for _ in container.demux(video=0) if _.size) >= first_file["frames"]
