@@ -157,7 +157,7 @@ class Participant:
         self.video_sizes: dict[int, set[tuple[int, int]]] = defaultdict(set)
         self.events: list[tuple[str, dict]] = []
         self._tasks: set[asyncio.Task] = set()
-        for name in ("roster", "muted", "removed", "closed", "subscription_closed"):
+        for name in ("roster", "muted", "removed", "closed", "subscription_closed", "media_reset"):
             self.sio.on(name, self._recorder(name), namespace=NAMESPACE)
         self.sio.on("stream_added", self._on_stream_added, namespace=NAMESPACE)
         self.sio.on("stream_removed", self._on_stream_removed, namespace=NAMESPACE)

@@ -84,8 +84,14 @@ class MediaService:
             runtime = self.rooms[room_id] = RoomRuntime(room_id, self.settings, self, self.storage_dir)
             # The room's media starts here: whatever a dead process left recording is sealed as it stands
             # (queued before anything this runtime records).
-            self.in_app(operations.seal_interrupted, room_id, self.storage_dir)
+            self.in_app(self._recover, room_id)
         return runtime
+
+    def _recover(self, room_id: int) -> None:
+        """If a dead process held live streams of the room, seal their files and tell the pages, whose peer
+        connections went with it, to publish and subscribe again now rather than after ICE gives up (~30 s)."""
+        if operations.seal_interrupted(room_id, self.storage_dir):
+            self.emit("media_reset", {"room_id": room_id}, to=room_channel(room_id))
 
     def shutdown_room(self, room_id: int) -> None:
         """Stop the room's live media: every connection is told and closed, every recording sealed."""

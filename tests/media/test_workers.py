@@ -217,6 +217,8 @@ def test_when_a_worker_dies_another_takes_its_rooms(deployment):
             await asyncio.to_thread(first.wait)
             await asyncio.to_thread(_started, deployment)
             await expert_again.join()  # answered once the dead worker's lease lapses
+            # the new worker found the dead one's open recording: the pages are told to rebuild at once
+            await until(lambda: ("media_reset", {"room_id": room_id}) in expert_again.events)
             await chair_again.join()
             await chair_again.publish(ToneTrack(), MovingBarTrack())
             await until(lambda: expert_again.received[chair_id]["video"] >= 5, timeout=30)
