@@ -89,9 +89,9 @@ def upload_chunk(upload_id: str):
     length = request.content_length
     if length is None:
         raise ValidationError("请提供 Content-Length (the chunk needs a Content-Length)", field="body")
-    received = ops.append_chunk(upload, offset, request.stream, length)
-    db.session.commit()
-    return jsonify({"upload": upload.id, "offset": received, "size": upload.size})
+    size = upload.size
+    received = ops.append_chunk(upload, offset, request.stream, length)  # commits as it goes (see there)
+    return jsonify({"upload": upload_id, "offset": received, "size": size})
 
 
 @registry.route("/uploads/<upload_id>/finalise", "POST", summary="Finish the upload: checked, stored, receipt signed",

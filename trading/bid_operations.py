@@ -9,6 +9,7 @@ server clock inside the transaction, moves the file into place atomically and is
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import uuid
@@ -22,6 +23,7 @@ from flask import current_app
 from core import audit
 from core.accounts import Role, User
 from core.clock import format_local
+from core.clock import now as clock_now
 from core.counters import next_value
 from core.db import db
 from core.errors import DomainError, NotFound, RuleViolation, ValidationError
@@ -169,7 +171,58 @@ def start_upload(section: Section, user: User, size: int, ip: str | None) -> Bid
 
 def append_chunk(upload: BidUpload, offset: int, body: BinaryIO, length: int) -> int:
     """Append ``length`` bytes read from ``body`` at ``offset``, in 1 MiB pieces (constant memory per request);
-    refuse a duplicate, out-of-order or oversize chunk, naming the offset the server expects."""
+    refuse a duplicate, out-of-order or oversize chunk, naming the offset the server expects.
+
+    The one operation that commits by itself, in steps: a chunk may take seconds to arrive, and no database
+    transaction stays open meanwhile (on SQLite a transaction holds the database's one write lock, which would
+    queue every other request of the platform behind this network read). An exclusive lock on the upload's
+    part file keeps one upload's chunks in order, across threads and processes, from the offset check to the
+    commit of the new offset.
+    """
+    upload_id, path = upload.id, part_path(upload)
+    db.session.commit()  # the transaction that found the upload ends here; the checks run again under the lock
+    with open(path, "r+b") as out:
+        fcntl.flock(out.fileno(), fcntl.LOCK_EX)
+        upload = db.session.get(BidUpload, upload_id, populate_existing=True)
+        verifier = _check_chunk(upload, offset, length)
+        db.session.commit()
+        written = 0
+        out.seek(offset)
+        out.truncate()
+        while written < length:
+            piece = body.read(min(PIECE, length - written))
+            if not piece:
+                break
+            try:
+                if verifier is not None:
+                    verifier.feed(piece)
+            except (envelope.EnvelopeError, DomainError) as exc:
+                raise _reject(upload, exc) from None
+            out.write(piece)
+            written += len(piece)
+        if written != length:
+            out.truncate(offset)
+            _forget(upload_id)  # the check saw bytes that are not kept: rebuild it from the file next time
+            raise UploadRefused(f"分块不完整：收到 {written} / {length} 字节，请从偏移量 {offset} 重传 "
+                                f"(the chunk was cut off; resend from offset {offset})", code="chunk_incomplete")
+        out.flush()
+        os.fsync(out.fileno())
+        upload = db.session.get(BidUpload, upload_id, populate_existing=True)
+        upload.received = offset + length
+        upload.updated_at = clock_now()
+        if verifier is None:
+            try:
+                _verifier(upload, db.session.get(Section, upload.section_id))
+            except (envelope.EnvelopeError, DomainError) as exc:
+                raise _reject(upload, exc) from None
+        else:
+            with _lock:
+                _verifiers[upload_id] = (verifier, upload.received)
+        db.session.commit()
+        return upload.received
+
+
+def _check_chunk(upload: BidUpload, offset: int, length: int) -> envelope.EnvelopeVerifier | None:
     section = db.session.get(Section, upload.section_id)
     if upload.state is not UploadState.OPEN:
         raise UploadRefused(f"此次上传已{ {'finalised': '完成', 'rejected': '被拒绝', 'abandoned': '放弃'}[upload.state.value]}"
@@ -187,42 +240,7 @@ def append_chunk(upload: BidUpload, offset: int, body: BinaryIO, length: int) ->
                             code="wrong_offset")
     if upload.received + length > upload.size:
         raise UploadRefused(f"数据超出声明的大小 {upload.size} 字节 (more bytes than declared)", code="too_many_bytes")
-    verifier = _verifier(upload, section)
-    written = 0
-    with open(part_path(upload), "r+b") as out:
-        out.seek(offset)
-        out.truncate()
-        while written < length:
-            piece = body.read(min(PIECE, length - written))
-            if not piece:
-                break
-            try:
-                if verifier is not None:
-                    verifier.feed(piece)
-            except (envelope.EnvelopeError, DomainError) as exc:
-                raise _reject(upload, exc) from None
-            out.write(piece)
-            written += len(piece)
-        if written != length:
-            out.truncate(offset)
-            _forget(upload.id)  # the check saw bytes that are not kept: rebuild it from the file next time
-            raise UploadRefused(f"分块不完整：收到 {written} / {length} 字节，请从偏移量 {offset} 重传 "
-                                f"(the chunk was cut off; resend from offset {offset})", code="chunk_incomplete")
-        out.flush()
-        os.fsync(out.fileno())
-    upload.received += length
-    from core.clock import now
-
-    upload.updated_at = now()
-    if verifier is None:
-        try:
-            _verifier(upload, section)
-        except (envelope.EnvelopeError, DomainError) as exc:
-            raise _reject(upload, exc) from None
-    else:
-        with _lock:
-            _verifiers[upload.id] = (verifier, upload.received)
-    return upload.received
+    return _verifier(upload, section)
 
 
 def _reject(upload: BidUpload, error: Exception) -> UploadRefused:
