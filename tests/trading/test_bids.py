@@ -234,3 +234,29 @@ def test_officers_need_a_threshold_of_two_and_are_fixed_once_bids_exist(client, 
     fixed = client.put(f"/api/v1/sections/{section.id}/officers", json={"user_ids": ids[:2], "threshold": 2},
                        headers=agent_headers)
     assert fixed.status_code == 409 and "fixed" in fixed.get_json()["error"]["message"]
+
+
+def test_copies_of_a_chunk_sent_at_once_are_kept_once(client, hall, live_server, release):
+    """A client retrying in parallel (or a proxy replaying): the bytes stream with no transaction open, and the
+    upload's file lock still lets exactly one copy in; the others are told the offset the server expects."""
+    import requests
+    from concurrent.futures import ThreadPoolExecutor
+
+    section, [(_user, bidder), _] = hall
+    data = seal_bid(client, bidder, section.id, BID_TEXT)
+    upload_id, _ = upload(client, bidder.headers, section.id, data[:100_000], finalise=False, size=len(data))
+    section_id = section.id
+    release()
+
+    def send(_n):
+        return requests.put(f"{live_server}/api/v1/uploads/{upload_id}/chunks?offset=100000", data=data[100_000:],
+                            headers=bidder.headers, timeout=30)
+
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(send, range(4)))
+    assert sorted(r.status_code for r in replies) == [200, 409, 409, 409]
+    assert {r.json()["error"]["code"] for r in replies if r.status_code == 409} == {"wrong_offset"}
+    done = requests.post(f"{live_server}/api/v1/uploads/{upload_id}/finalise", headers=bidder.headers, timeout=30)
+    assert done.status_code == 201, done.json()
+    stored = db.session.scalar(sa.select(Bid).where(Bid.section_id == section_id))
+    assert Path(client.application.config["STORAGE_DIR"], stored.storage_key).read_bytes() == data
