@@ -4,7 +4,8 @@
 
 bench/bench_draw.py times the pure core (recusal and selection over an in-memory index); this times what a
 request pays on top: loading the candidates of the requested specialties from the database, recusal, the
-commitment and storing the eligible list and exclusions (commit), the reveal with sealing and notices, and one
+commitment and storing the eligible list and exclusions (commit), the reveal with sealing (the list key wrapped
+to the evaluation service and the supervisor) and notices, and one
 decline with its verifiable replacement. The journey's request: 5 transport + 1 cost experts with a reserve
 each, remote across three venues, after the deadline with eight bidders. A temporary SQLite file by default.
 Prints medians; the lead copies them into docs/performance.md.
@@ -83,6 +84,10 @@ def setup():
                                  role=Role.AGENT, organisation=org(OrgKind.AGENCY, 1))
     supervisor = accounts.create_user(username="supervisor", display_name="监督", password="bench-password-1",
                                       role=Role.SUPERVISOR, organisation=org(OrgKind.SUPERVISORY_AUTHORITY, 2))
+    from demo.keys import enrol_holder
+
+    # The reveal seals the list to the supervisors' encryption certificates: this one's keys, as bidtool makes them.
+    enrol_holder(supervisor, for_organisation=False, password="bench-password-1", server="http://127.0.0.1:5000")
     bidders = [org(OrgKind.BIDDER, 10 + n).credit_code for n in range(8)]
     project = trading.create_project(agent=agent, tenderee=org(OrgKind.TENDEREE, 3), code="E3509020001202611001",
                                      name="基准测试道路工程", type="works", method="open", budget="25000000",

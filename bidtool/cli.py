@@ -1,4 +1,5 @@
-"""``bidtool``: the bidder's command line. Run ``bidtool --help``; every command says what went wrong."""
+"""``bidtool``: the bidder's command line (and the key holders': opening officers, supervisors). Run
+``bidtool --help``; every command says what went wrong."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +16,7 @@ from tqdm import tqdm
 
 from bidtool.client import Home, Platform, PlatformError
 from bidtool.package import MODULES, PackageError, build_package
+from core.errors import DomainError
 from crypto import certificates as x509ca
 from crypto import envelope
 from crypto.keystore import load_private_key_file, save_private_key_file
@@ -264,6 +266,34 @@ def cmd_release_share(args, home: Home) -> None:
     print(f"✓ 份额已释放 (share released); 投标文件状态 {result['state']}")
 
 
+SEAT_STATUS = {"notified": "待确认", "confirmed": "已确认参加", "declined": "已拒绝", "timed_out": "超时未确认",
+               "recused": "回避"}
+
+
+def cmd_draw_list(args, home: Home) -> None:
+    """For supervisors, before the evaluation starts: open a draw's sealed expert list here with the encryption
+    key (evaluation.draw_sealing.open_sealed_list, as the page does); the platform decrypts nothing."""
+    from evaluation.draw_sealing import open_sealed_list
+
+    platform = home.platform()
+    package = platform.call("GET", f"/draws/{args.draw}/sealed-list")
+    opened = open_sealed_list(package, load_private_key_file(home.file("encryption-key.pem"), _password(args)),
+                              draw_id=args.draw)
+    codes = sorted({seat.expert for seat in opened.seats})
+    experts = {e["code"]: e for e in platform.call("POST", f"/draws/{args.draw}/sealed-list/experts",
+                                                   json={"codes": codes})["experts"]}
+    print(f"抽取 {args.draw} 的专家名单（已用本机私钥启封） (draw {args.draw}: opened with the key here)")
+    for code, seat in opened.members().items():
+        where = (seat.venue or "") + (f" 第{seat.seat}席" if seat.seat else "")
+        print(f"  {seat.slot + 1:>2}  {experts.get(code, {}).get('name', '?')}  {code}  {seat.specialty}  {where}  "
+              f"{SEAT_STATUS.get(seat.status, seat.status)}")
+    if args.history:
+        print("通知与补抽记录 (notices and replacements):")
+        for seat in opened.seats:
+            reason = f"：{seat.reason}" if seat.reason else ""
+            print(f"  第{seat.round}轮 第{seat.slot + 1}席  {seat.expert}  {SEAT_STATUS.get(seat.status, seat.status)}{reason}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bidtool", description="bidhall 投标文件制作工具 (bid preparation tool)")
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="folder for keys and settings")
@@ -301,10 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bid", type=int)
     p = sub.add_parser("release-share", help="opening officers: release my escrow share of a bid")
     p.add_argument("bid", type=int)
+    p = sub.add_parser("draw-list", help="supervisors: open a draw's sealed expert list with my encryption key")
+    p.add_argument("draw", type=int)
+    p.add_argument("--history", action="store_true", help="also list every notice and replacement")
     args = parser.parse_args(argv)
     home = Home(args.home)
     commands = {"login": cmd_login, "enrol": cmd_enrol, "form": cmd_form, "seal": cmd_seal, "upload": cmd_upload,
-                "verify-receipt": cmd_verify_receipt, "decrypt": cmd_decrypt, "release-share": cmd_release_share}
+                "verify-receipt": cmd_verify_receipt, "decrypt": cmd_decrypt, "release-share": cmd_release_share,
+                "draw-list": cmd_draw_list}
     try:
         commands[args.command](args, home)
     except PlatformError as exc:
@@ -312,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except (envelope.EnvelopeError, x509ca.CertificateError, OSError) as exc:
         print(f"✗ {exc}", file=sys.stderr)
+        return 1
+    except DomainError as exc:  # e.g. a sealed list that does not open with this key, saying why
+        print(f"✗ {exc.message}", file=sys.stderr)
         return 1
     return 0
 

@@ -161,6 +161,41 @@ def hashes_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ServiceIdentity:
+    """A platform service's encryption key pair, its certificate issued by the platform CA."""
+
+    name: str
+    certificate: x509.Certificate
+    private_key: object
+
+
+@lru_cache(maxsize=16)
+def _service(instance_path: str, secret_fingerprint: str, name: str, holder_name: str) -> ServiceIdentity:
+    ca = _identity(instance_path, secret_fingerprint).ca
+
+    def new_service_key():
+        # As any holder does: a signing key certified from a PKCS#10 request signs the request for the
+        # encryption certificate. Only the encryption pair is kept; the service never signs anything.
+        signing_key = x509ca.generate_signing_key()
+        holder = x509ca.Holder(holder_name, f"platform:{name}", "platform_service")
+        signing = ca.issue_signing_certificate(x509ca.create_signing_request(signing_key, name), holder)
+        key = x509ca.generate_encryption_key()
+        request = x509ca.create_encryption_request(key.public_key(), signing_key, signing)
+        return ca.issue_encryption_certificate(request, signing, revoked_serials=set()), key
+
+    certificate, key = _load_or_create(name, new_service_key)
+    return ServiceIdentity(name, certificate, key)
+
+
+def service_identity(name: str, holder_name: str) -> ServiceIdentity:
+    """The encryption identity of a named platform service (e.g. ``evaluation-service``): an ECDH P-256 pair in
+    instance/pki/<name>/, the key as password-protected PKCS#8, created once, its certificate issued by the
+    platform CA for encryption. Whoever lacks that folder (a database dump, a copy of the app with another
+    instance/) cannot open what was wrapped to it, even knowing SECRET_KEY."""
+    return _service(current_app.instance_path, hashes_of(current_app.config["SECRET_KEY"]), name, holder_name)
+
+
 # -- issuing and revoking ---------------------------------------------------------------------------
 
 def revoked_serials() -> set[int]:

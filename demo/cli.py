@@ -26,7 +26,10 @@ def seed_command() -> None:
         click.echo("  " + line)
     click.echo("bidtool key folders of the demo holders (key password as above): instance/demo-keys/<user>, e.g.\n"
                "  .venv/bin/bidtool --home instance/demo-keys/bidder1 login --server http://127.0.0.1:5000 "
-               "--username bidder1")
+               "--username bidder1\n"
+               "the supervisor opens a drawn expert list, sealed to its key until the evaluation starts, with\n"
+               "  .venv/bin/bidtool --home instance/demo-keys/supervisor draw-list <draw id>  "
+               "(after logging in with --totp)")
 
 
 @demo_cli.command("totp")

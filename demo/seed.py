@@ -138,7 +138,8 @@ def seed() -> bool:
         trading.upload_document(section, uploader=agent, title="招标文件", stream=io.BytesIO(pdf),
                                 filename=f"{section.code}-招标文件.pdf", content_type="application/pdf")
     # Opening officers hold escrow shares of every bid (2 of 3 open one); their keys and the bidders' keys are
-    # made as bidtool would make them on each holder's machine (demo/keys.py).
+    # made as bidtool would make them on each holder's machine (demo/keys.py). The supervisor's personal
+    # encryption certificate also receives every drawn expert list, sealed until the evaluation starts.
     officers = [users["agent"], users["supervisor"], users["admin"]]
     for user in officers:
         enrol_holder(user, for_organisation=False, password=DEMO_PASSWORD, server=DEMO_SERVER)

@@ -1,4 +1,9 @@
-"""The expert draw over the JSON API (/api/v1): the same operations and the same visibility as the pages."""
+"""The expert draw over the JSON API (/api/v1): the same operations and the same visibility as the pages.
+
+Before the evaluation starts a supervisor of the draw reads the list only through ``/draws/<id>/sealed-list``:
+the sealed list and their own wrap of its key, which they open with their encryption key in the page
+(static/js/draw_list.js) or with ``bidtool draw-list``; the server opens nothing for them.
+"""
 from __future__ import annotations
 
 import json
@@ -11,12 +16,14 @@ from core.api import json_body, registry
 from core.clock import now, parse_local
 from core.db import db
 from core.errors import ValidationError
-from core.permissions import agents_only, public, signed_in
+from core.permissions import agents_only, public, signed_in, supervisors_only
 from evaluation import draw_confirmations as confirmations
 from evaluation import draw_operations as ops
 from evaluation.draw_models import Draw, DrawAssignment, DrawExclusion, DrawState, Venue
-from evaluation.draw_records import published_in_audit
+from evaluation.draw_records import eligible_entries, published_in_audit
+from evaluation.draw_sealing import sealed_list_package
 from evaluation.draw_views import conductors, contributors, experts_only, get_draw, whole_number
+from evaluation.experts import Expert
 from evaluation.specialties import specialties
 from trading.models import Section
 
@@ -36,6 +43,8 @@ BIDDERS = {"type": "object", "properties": {"bidders": {"type": "array", "items"
                                                         "description": "credit codes of the section's bidders"}}}
 ENTROPY = {"type": "object", "required": ["entropy"], "properties": {"entropy": {"type": "string"}}}
 REASON = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+CODES = {"type": "object", "required": ["codes"], "properties": {"codes": {
+    "type": "array", "items": {"type": "string"}, "description": "expert codes opened from the sealed list"}}}
 ANSWER = {"type": "object", "required": ["answer"], "properties": {"answer": {"enum": ["confirm", "decline"]},
                                                                    "reason": {"type": "string"}}}
 
@@ -229,6 +238,39 @@ def draw_record_api(draw_id: int):
         data["record"] = json.loads(draw.record_json)
         data["tag_key"] = (published_in_audit(draw, "draw.published") or {}).get("tag_key")
     return jsonify(data)
+
+
+@registry.route("/draws/<int:draw_id>/sealed-list", summary="Supervisors of the draw: the sealed list and their "
+                "wrap of its key, to open with their own encryption key", tag=TAG)
+@supervisors_only
+def sealed_list_api(draw_id: int):
+    draw = get_draw(draw_id, check=Draw.can_open_sealed_list)
+    return jsonify(sealed_list_package(draw, current_user))
+
+
+MAX_CODES = 200
+
+
+@registry.route("/draws/<int:draw_id>/sealed-list/experts", "POST", summary="Supervisors of the draw: the "
+                "profiles (no phone) of experts they opened from the sealed list", tag=TAG, request_schema=CODES)
+@supervisors_only
+def sealed_list_experts_api(draw_id: int):
+    """The server opens nothing here: it returns pool profiles, which supervisors may read anyway, for codes
+    of this draw's eligible list (public since the commit)."""
+    draw = get_draw(draw_id, check=Draw.can_open_sealed_list)
+    codes = json_body().get("codes")
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes) or len(codes) > MAX_CODES:
+        raise ValidationError(f"codes 应为不超过{MAX_CODES}个专家编号的列表 (codes: a list of at most {MAX_CODES} "
+                              "expert codes)", field="codes")
+    eligible = {entry.id for entry in eligible_entries(draw)}
+    unknown = sorted(set(codes) - eligible)
+    if unknown:
+        raise ValidationError(f"专家 {'、'.join(unknown[:5])} 不在本次抽取的可抽名单中 (not in this draw's eligible "
+                              "list)", field="codes")
+    rows = db.session.scalars(sa.select(Expert).where(Expert.code.in_(sorted(set(codes))))).all()
+    return jsonify({"experts": [{"code": e.code, "name": e.name, "title": e.title, "region_code": e.region_code,
+                                 "specialties": e.specialty_codes, "employer": e.employer_name}
+                                for e in sorted(rows, key=lambda e: e.code)]})
 
 
 def assignment_json(a: DrawAssignment) -> dict:

@@ -4,13 +4,16 @@ Each drawn member is offered a seat: an assignment they see in the platform (wit
 they learn at sign-in, against lobbying) and a message through the outbound hook. A decline, a time-out or a
 recusal found later ends the assignment, and the seat is filled by ``crypto.draw.apply_replacements`` over the
 same eligible list and seed, so the replacement is as checkable as the draw (实施条例第46条: a replacement is
-drawn the same way). Every step is audited with the expert's opaque tag, never the name.
+drawn the same way). Every step is audited with the expert's opaque tag, never the name. These automated steps
+open the sealed list with the evaluation service's key (evaluation.draw_sealing.keys_of); ``committee_of``
+serves pages only once the evaluation has started (Draw.can_see_names).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from core import audit
 from core.accounts import User
@@ -44,7 +47,7 @@ from evaluation.draw_records import (
     seed_of,
     selection_of,
 )
-from evaluation.draw_sealing import DrawKeys, keys_of
+from evaluation.draw_sealing import ListKeys, keys_of
 from evaluation.expert_identity import open_mobile
 from evaluation.experts import Expert
 from evaluation.recusal import recheck
@@ -58,12 +61,12 @@ def _venue_name(draw: Draw, venue_code: str | None) -> str:
     return draw.main_venue.name if draw.main_venue else ""
 
 
-def offer_seat(draw: Draw, keys: DrawKeys, *, slot: int, quota: int, round: int, expert_code: str,
+def offer_seat(draw: Draw, keys: ListKeys, *, slot: int, quota: int, round: int, expert_code: str,
                venue: str | None, seat: int | None, notify_expert: bool = True) -> DrawAssignment:
     respond_by = now() + timedelta(minutes=draw.confirmation_minutes)
     assignment = DrawAssignment(slot=slot, quota=quota, round=round, venue_code=venue, seat=seat,
                                 expert_tag=keys.expert_tag(expert_code),
-                                expert_sealed=keys.seal("assignment", expert_code.encode()), respond_by=respond_by)
+                                expert_sealed=keys.seal_expert(slot, round, expert_code), respond_by=respond_by)
     draw.assignments.append(assignment)
     db.session.flush()
     audit.record("draw.expert_notified", draw, assignment_id=assignment.id, slot=slot, round=round,
@@ -132,12 +135,12 @@ def end_assignment(draw: Draw, assignment: DrawAssignment, status: AssignmentSta
     return _replace(draw, keys_of(draw), assignment)
 
 
-def _replace(draw: Draw, keys: DrawKeys, assignment: DrawAssignment) -> DrawAssignment | None:
+def _replace(draw: Draw, keys: ListKeys, assignment: DrawAssignment) -> DrawAssignment | None:
     reason = REPLACEMENT_REASONS[assignment.status]
     events = [(r.replaces, r.reason) for r in replacements_of(draw, keys)]
-    events.append((keys.open("assignment", assignment.expert_sealed).decode(), reason))
+    events.append((keys.expert_of(assignment), reason))
     try:
-        replacements, _ = apply_replacements(seed_of(draw, keys), draw.request, eligible_entries(draw),
+        replacements, _ = apply_replacements(seed_of(draw), draw.request, eligible_entries(draw),
                                              selection_of(draw, keys), events)
     except DrawShortfall as exc:
         audit.record("draw.replacement_impossible", draw, slot=assignment.slot, reason=reason, detail=str(exc))
@@ -224,7 +227,7 @@ def tell_cancelled(draw: Draw, assignments: list[DrawAssignment]) -> None:
     """Experts holding a seat of a cancelled draw hear it through the same channel as the notice."""
     keys = keys_of(draw)
     for assignment in assignments:
-        code = keys.open("assignment", assignment.expert_sealed).decode()
+        code = keys.expert_of(assignment)
         expert = db.session.scalar(sa.select(Expert).where(Expert.code == code))
         outbound.queue(outbound.OutboundMessage(
             recipient=code, mobile=open_mobile(expert.mobile_sealed) if expert else None, purpose="draw_cancelled",
@@ -233,7 +236,7 @@ def tell_cancelled(draw: Draw, assignments: list[DrawAssignment]) -> None:
 
 def assignments_of(expert: Expert, *, states=None) -> list[DrawAssignment]:
     """The seats this expert was offered, newest first, found by recomputing their tag in each draw."""
-    query = sa.select(Draw).where(Draw.drawn_at.is_not(None))
+    query = sa.select(Draw).where(Draw.drawn_at.is_not(None)).options(selectinload(Draw.list_keys))
     if states is not None:
         query = query.where(Draw.state.in_(list(states)))
     draws = db.session.scalars(query).all()
@@ -247,17 +250,18 @@ def assignments_of(expert: Expert, *, states=None) -> list[DrawAssignment]:
 
 
 def committee_of(draw: Draw) -> list[tuple[DrawAssignment, Expert | None]]:
-    """The current members with their profiles, by slot; callers check who may see names first."""
+    """The current members with their profiles, by slot, opened by the evaluation service: for the committee's
+    sign-in and, from the evaluation's start, for pages (callers check Draw.can_see_names first)."""
     keys = keys_of(draw)
     rows = []
     for _slot, assignment in sorted(current_assignments(draw).items()):
-        code = keys.open("assignment", assignment.expert_sealed).decode()
+        code = keys.expert_of(assignment)
         rows.append((assignment, db.session.scalar(sa.select(Expert).where(Expert.code == code))))
     return rows
 
 
 def assignment_expert_code(assignment: DrawAssignment) -> str:
-    return keys_of(assignment.draw).open("assignment", assignment.expert_sealed).decode()
+    return keys_of(assignment.draw).expert_of(assignment)
 
 
 def draw_counts(draw: Draw) -> dict[str, int]:

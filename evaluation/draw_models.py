@@ -1,9 +1,12 @@
 """Venues, draw requests, the commit-reveal ceremony's stored state, exclusions and assignments.
 
-What is confidential is stored sealed (evaluation.draw_sealing): the committed secret, the selection, and
-which expert holds each assignment. An assignment carries an opaque ``expert_tag`` (a keyed hash of the
-expert's code under a per-draw key) so an expert can find their own notices and nobody reading the tables can
-tell who was drawn. The eligible list, the exclusions (supervisors only) and the counts are not secret.
+What is confidential is stored sealed (evaluation.draw_sealing, docs/draw.md §8): the committed secret is
+wrapped to the evaluation service's key; the selection and which expert holds each assignment are encrypted
+under keys derived from a per-draw list key, and that list key is wrapped to the evaluation key and to the
+encryption certificate of every supervisor of the draw (``DrawListKey``). An assignment carries an opaque
+``expert_tag`` (a keyed hash of the expert's code under a per-draw key) so an expert can find their own notices
+and nobody reading the tables can tell who was drawn. The eligible list, the exclusions (supervisors only) and
+the counts are not secret.
 """
 from __future__ import annotations
 
@@ -128,6 +131,7 @@ class Draw(IdMixin, Base):
     assignments: Mapped[list["DrawAssignment"]] = relationship(back_populates="draw", order_by="DrawAssignment.id")
     replacements: Mapped[list["DrawReplacement"]] = relationship(back_populates="draw",
                                                                  order_by="DrawReplacement.round")
+    list_keys: Mapped[list["DrawListKey"]] = relationship(back_populates="draw", order_by="DrawListKey.id")
 
     @property
     def state_label(self) -> str:
@@ -183,16 +187,29 @@ class Draw(IdMixin, Base):
         """Who was recused and why is for supervisors only (issue 6)."""
         return user.is_authenticated and user.is_(Role.SUPERVISOR)
 
+    def is_overseen_by(self, user: User) -> bool:
+        """The draw's supervisors: those of its supervisory authority when one is named, otherwise every
+        supervisor. They contribute entropy, and the drawn list is sealed to their encryption certificates."""
+        if not (user.is_authenticated and user.is_(Role.SUPERVISOR)):
+            return False
+        return self.supervisor_org_id is None or user.organisation_id == self.supervisor_org_id
+
     def can_see_names(self, user: User) -> bool:
-        """Supervisors always (the list is sealed to supervision); everyone once the record is published."""
+        """Whom the server shows the names to: everyone once the record is published; supervisors from the
+        evaluation's start (the list is then open to the committee). Before the start the server never opens
+        the list for a page, not even for supervisors: they open it with their own key (can_open_sealed_list)."""
         if self.state is DrawState.PUBLISHED:
             return True
-        return user.is_authenticated and user.is_(Role.SUPERVISOR) and self.is_drawn
+        return user.is_authenticated and user.is_(Role.SUPERVISOR) and self.state is DrawState.COMMITTEE_REVEALED
+
+    def can_open_sealed_list(self, user: User) -> bool:
+        """A supervisor of the draw fetches the sealed list and its wrap to open in the browser or bidtool."""
+        return self.is_drawn and self.is_overseen_by(user)
 
     def can_contribute(self, user: User) -> bool:
         if not user.is_authenticated:
             return False
-        return user.is_(Role.SUPERVISOR) or self.section.project.is_tendered_by(user)
+        return self.is_overseen_by(user) or self.section.project.is_tendered_by(user)
 
     def can_conduct(self, user: User) -> bool:
         """Reveal, process time-outs, open to the committee, publish: the agent or a supervisor."""
@@ -328,3 +345,33 @@ class DrawReplacement(IdMixin, Base):
     draw: Mapped[Draw] = relationship(back_populates="replacements")
     replaced: Mapped[DrawAssignment] = relationship(foreign_keys=[replaced_id])
     substitute: Mapped[DrawAssignment] = relationship(foreign_keys=[substitute_id])
+
+
+class ListKeyRecipient(enum.Enum):
+    EVALUATION = "evaluation"    # the evaluation service: notices, confirmations, replacements, sign-in
+    SUPERVISION = "supervision"  # a supervisor of the draw, who opens the list in the browser or bidtool
+
+
+class DrawListKey(IdMixin, Base):
+    """The draw's list key wrapped to one recipient's encryption certificate (crypto.envelope.keys.wrap_secret).
+
+    ``certificate_id`` names a supervisor's certificate; the evaluation service's certificate lives in
+    instance/pki/evaluation-service/ and is named by its fingerprint alone.
+    """
+
+    __tablename__ = "draw_list_keys"
+    __table_args__ = (sa.UniqueConstraint("draw_id", "recipient_fingerprint"),)
+
+    draw_id: Mapped[int] = mapped_column(sa.ForeignKey("draws.id"), index=True)
+    recipient: Mapped[ListKeyRecipient] = enum_column(ListKeyRecipient)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    certificate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificates.id"))
+    algorithm: Mapped[str] = mapped_column(sa.String(40))
+    recipient_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    recipient_key: Mapped[str] = mapped_column(sa.String(64))
+    wrapped: Mapped[str] = mapped_column(sa.Text)                       # hex
+    ephemeral_key: Mapped[str | None] = mapped_column(sa.String(130))   # hex of the 65-byte point (ECDH-ES)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    draw: Mapped[Draw] = relationship(back_populates="list_keys")
+    user: Mapped[User | None] = relationship()

@@ -7,6 +7,10 @@ known only after the deadline: a draw committed earlier names none, and ``rechec
 over the drawn experts once they are known, replacing the conflicted ones with reason ``recused``. The caller
 passes the bidders' credit codes; today the agent enters them, and the sealed-bids work will pass the
 section's bidders from its own records (``section_bidder_codes`` is the hook it fills).
+
+Sealing (evaluation.draw_sealing): the commit wraps the secret to the evaluation service's key alone; the
+reveal makes a list key, seals the selection and the seats under it and wraps it to the evaluation key and to
+the encryption certificate of each supervisor of the draw, and is refused when no supervisor holds one.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from core.accounts import Organisation, OrgKind, Role, User
 from core.clock import now
 from core.db import db
 from core.errors import RuleViolation, ValidationError
+from core.pki import Certificate, Purpose, current_certificate
 from core.validators import validate_credit_code, validate_region
 from crypto.draw import (
     ContributionRefused,
@@ -57,7 +62,7 @@ from evaluation.draw_records import (
     eligible_entries,
     record_digest,
 )
-from evaluation.draw_sealing import keys_of, new_salt
+from evaluation.draw_sealing import keys_of, new_salt, open_secret, seal_list, seal_secret
 from evaluation.recusal import (
     ENGINEERING,
     GOVERNMENT_PROCUREMENT,
@@ -245,14 +250,13 @@ def commit_draw(draw: Draw, *, actor: User, bidders: Sequence[str] | None) -> Dr
         raise shortfall_error(exc) from None
     except DrawError as exc:
         raise ValidationError(f"抽取申请无效 (invalid draw request): {exc}", field="quotas") from None
-    keys = keys_of(draw)
     draw.request_json = json.dumps(request, ensure_ascii=False, sort_keys=True)
     draw.request_digest = ceremony.commitment.request_digest
     draw.eligible_digest = ceremony.commitment.eligible_digest
     draw.commitment = ceremony.commitment.commitment
     draw.eligible_json = json.dumps([e.as_json() for e in recusal.eligible], ensure_ascii=False)
     draw.eligible_count, draw.candidate_count = len(recusal.eligible), recusal.candidates
-    draw.secret_sealed = keys.seal("secret", secret)
+    draw.secret_sealed = seal_secret(draw, secret)  # to the evaluation key alone: no supervisor may know it
     draw.bidders_known, draw.bidder_credit_codes = after_deadline, " ".join(bidders or ())
     draw.state, draw.committed_at = DrawState.COMMITTED, now()
     confirmations.record_exclusions(draw, recusal.exclusions, "commit")
@@ -291,26 +295,58 @@ def contribute(draw: Draw, user: User, entropy: str) -> DrawContribution:
     return row
 
 
+def supervisors_of(draw: Draw) -> list[User]:
+    """The draw's supervisors (Draw.is_overseen_by): active supervisors of its supervisory authority when one is
+    named, otherwise every active supervisor."""
+    query = sa.select(User).where(User.role == Role.SUPERVISOR, User.active.is_(True))
+    if draw.supervisor_org_id is not None:
+        query = query.where(User.organisation_id == draw.supervisor_org_id)
+    return list(db.session.scalars(query.order_by(User.id)))
+
+
+def supervision_certificates(draw: Draw) -> tuple[list[tuple[User, Certificate]], list[User]]:
+    """The draw's supervisors with a valid encryption certificate (each with it), and those without one;
+    refused when none has one."""
+    supervisors = supervisors_of(draw)
+    if not supervisors:
+        where = f"“{draw.supervisor_org.name}”" if draw.supervisor_org else "平台上"
+        raise RuleViolation(f"{where}没有在职的监督人员，名单无法密封给监督方 (the list cannot be sealed to supervision: "
+                            "the draw has no active supervisor)", code="supervision_key_missing")
+    certified = [(user, current_certificate(user, Purpose.ENCRYPTION)) for user in supervisors]
+    holders = [(user, certificate) for user, certificate in certified if certificate is not None]
+    if not holders:
+        names = "、".join(user.display_name for user in supervisors)
+        raise RuleViolation(f"监督人员{names}均无有效的加密证书，名单无法密封给监督方，不能开始抽取；请先在“数字证书”页"
+                            f"或用 bidtool 申请个人加密证书 (the list cannot be sealed to supervision: supervisors "
+                            f"{names} hold no valid encryption certificate; one of them enrols first)",
+                            code="supervision_key_missing")
+    return holders, [user for user, certificate in certified if certificate is None]
+
+
 def reveal(draw: Draw, *, actor: User) -> Draw:
-    """开始抽取: close contributions, derive the seed, draw, seal the list and notify the members."""
+    """开始抽取: close contributions, derive the seed, draw, seal the list to the evaluation and supervision keys
+    and notify the members."""
     DRAW_STATES.check(draw.state, DrawState.DRAWN)
     if not any(c.role == Role.SUPERVISOR.value for c in draw.contributions):
         raise RuleViolation("抽取前须至少有一名监督人员贡献随机数 (a supervisor must contribute entropy first)",
                             code="entropy_missing")
-    keys = keys_of(draw)
+    holders, uncertified = supervision_certificates(draw)
     ceremony = ceremony_of(draw)
     try:
-        seed = ceremony.reveal(keys.open("secret", draw.secret_sealed))
+        seed = ceremony.reveal(open_secret(draw))
         selection = select_committee(seed, draw.request, eligible_entries(draw))
     except DrawShortfall as exc:
         raise shortfall_error(exc) from None
+    keys = seal_list(draw, holders)
     result = selection.as_json()
     draw.result_sealed = keys.seal_json("result", result)
     draw.result_commitment = keys.result_commitment(result)
     draw.state, draw.drawn_at = DrawState.DRAWN, now()
     audit.record("draw.revealed", draw, actor=actor, result_commitment=draw.result_commitment,
                  members=len(selection.members), reserves=len(selection.reserves),
-                 contributions=len(draw.contributions))
+                 contributions=len(draw.contributions),
+                 sealed_to=[{"user": user.id, "certificate": certificate.serial} for user, certificate in holders],
+                 not_sealed_to=[user.id for user in uncertified])
     for slot, pick in enumerate(selection.members):
         confirmations.offer_seat(draw, keys, slot=slot, quota=pick.quota, round=0, expert_code=pick.expert_id,
                                  venue=pick.venue, seat=pick.seat)
@@ -331,7 +367,7 @@ def recheck_bidders(draw: Draw, *, actor: User, bidders: Sequence[str]) -> int:
     codes = _bidders(bidders) or []
     keys = keys_of(draw)
     held = confirmations.current_assignments(draw)
-    members = {keys.open("assignment", a.expert_sealed).decode(): a for a in held.values()}
+    members = {keys.expert_of(a): a for a in held.values()}
     settings = DrawSettings.current()
     context = draw_context(draw, codes, settings)
     recent = recent_draw_dates(settings.window_days, context.draw_date, exclude_draw_id=draw.id)

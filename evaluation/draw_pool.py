@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from core.accounts import Organisation
 from core.clock import local, now
@@ -91,14 +92,15 @@ def recent_draw_dates(window_days: int, today: date, *, exclude_draw_id: int | N
     a re-check leaves out the draw it checks, whose own seats must not count against its members."""
     since = now() - timedelta(days=window_days + 1)
     draws = db.session.scalars(sa.select(Draw).where(Draw.state.in_(DRAWN_STATES), Draw.drawn_at >= since,
-                                                     Draw.id != (exclude_draw_id or 0))).all()
+                                                     Draw.id != (exclude_draw_id or 0))
+                               .options(selectinload(Draw.list_keys))).all()
     seen: dict[str, list[date]] = defaultdict(list)
     for draw in draws:
         keys = keys_of(draw)
         for assignment in db.session.scalars(sa.select(DrawAssignment).where(DrawAssignment.draw_id == draw.id)):
             day = local(assignment.notified_at).date()
             if day <= today:
-                seen[keys.open("assignment", assignment.expert_sealed).decode()].append(day)
+                seen[keys.expert_of(assignment)].append(day)
     return seen
 
 

@@ -1,6 +1,7 @@
 """A stored draw as the pure core sees it: the ceremony, the seed, the selection, the published record.
 
-``build_record`` assembles the record of docs/draw.md §5 from the stored (and sealed) parts; ``verify_draw``
+``build_record`` assembles the record of docs/draw.md §5 from the stored parts, which the evaluation service
+opens (evaluation.draw_sealing: the secret and the list are sealed to its key); ``verify_draw``
 re-runs it with ``crypto.draw.verify_record`` against the commitment that the audit log published before the
 draw, and checks the result commitment the audit log received at the reveal, so a record altered after the
 fact fails and the message names the field.
@@ -28,7 +29,7 @@ from crypto.draw import (
     verify_record,
 )
 from evaluation.draw_models import Draw, DrawReplacement, DrawState
-from evaluation.draw_sealing import DrawKeys, keys_of, result_commitment
+from evaluation.draw_sealing import ListKeys, keys_of, open_secret, result_commitment
 
 
 def ceremony_of(draw: Draw) -> DrawCeremony:
@@ -42,18 +43,19 @@ def eligible_entries(draw: Draw) -> list[PoolEntry]:
     return [PoolEntry.from_json(e) for e in json.loads(draw.eligible_json or "[]")]
 
 
-def secret_of(draw: Draw, keys: DrawKeys) -> bytes:
-    return keys.open("secret", draw.secret_sealed)
+def secret_of(draw: Draw) -> bytes:
+    """The committed secret, unwrapped by the evaluation service (it was sealed to it alone)."""
+    return open_secret(draw)
 
 
-def seed_of(draw: Draw, keys: DrawKeys) -> bytes:
+def seed_of(draw: Draw) -> bytes:
     from crypto.draw import derive_seed
 
     contributions = [Contribution(c.contributor, c.at, c.entropy) for c in draw.contributions]
-    return derive_seed(secret_of(draw, keys), contributions, draw.request_digest, draw.eligible_digest)
+    return derive_seed(secret_of(draw), contributions, draw.request_digest, draw.eligible_digest)
 
 
-def selection_of(draw: Draw, keys: DrawKeys) -> Selection:
+def selection_of(draw: Draw, keys: ListKeys) -> Selection:
     result = keys.open_json("result", draw.result_sealed)
 
     def picks(rows):
@@ -67,16 +69,15 @@ def replacement_rows(draw: Draw) -> list[DrawReplacement]:
                               .order_by(DrawReplacement.round)).all()
 
 
-def replacements_of(draw: Draw, keys: DrawKeys) -> list[Replacement]:
-    return [Replacement(keys.open("assignment", row.replaced.expert_sealed).decode(), row.reason,
-                        keys.open("assignment", row.substitute.expert_sealed).decode(), row.from_reserve)
+def replacements_of(draw: Draw, keys: ListKeys) -> list[Replacement]:
+    return [Replacement(keys.expert_of(row.replaced), row.reason, keys.expert_of(row.substitute), row.from_reserve)
             for row in replacement_rows(draw)]
 
 
 def build_record(draw: Draw) -> dict:
     """The record that lets anyone re-run the draw (docs/draw.md §5); it names experts by their codes."""
     keys = keys_of(draw)
-    return draw_record(draw.request, eligible_entries(draw), secret_of(draw, keys),
+    return draw_record(draw.request, eligible_entries(draw), secret_of(draw),
                        [Contribution(c.contributor, c.at, c.entropy) for c in draw.contributions],
                        selection_of(draw, keys), replacements_of(draw, keys))
 

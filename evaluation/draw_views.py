@@ -1,8 +1,10 @@
 """Pages of the expert draw: the request, the ceremony, what each role may see, the experts' invitations.
 
 Agents and tenderees see counts and the public ceremony (commitment, digests, contributions), never names;
-supervisors see the exclusions and the sealed list; experts see their own invitations, and their committee
-once the evaluation starts; everyone sees the record once it is published after the award.
+supervisors see the exclusions, and the drawn list only as they open it themselves with their encryption key
+(static/js/draw_list.js) until the evaluation starts, when the server shows it to them; experts see their own
+invitations, and their committee once the evaluation starts; everyone sees the record once it is published
+after the award.
 """
 from __future__ import annotations
 
@@ -196,6 +198,8 @@ def draw(draw_id: int):
     if item.can_see_names(current_user):
         context["committee"] = confirmations.committee_of(item)
         context["history"] = [(a, confirmations.assignment_expert_code(a)) for a in item.assignments]
+    elif item.can_open_sealed_list(current_user):
+        context["sealed_list"] = True  # opened in the page with the supervisor's key, never here
     needs_bidders = item.state is DrawState.REQUESTED or (
         item.state in (DrawState.DRAWN, DrawState.COMPLETED) and not item.bidders_known)
     if needs_bidders and item.is_run_by(current_user):

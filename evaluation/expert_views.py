@@ -131,7 +131,10 @@ def import_file():
 @pool_readers
 def profile(expert_id: int):
     expert = get_expert(expert_id)
-    history_states = None if current_user.is_(Role.SUPERVISOR) else [DrawState.PUBLISHED]
+    # Before the evaluation starts a draw's list is sealed, to supervisors too (they open it with their own key on
+    # the draw's page): an expert's pending seats would give it away here.
+    history_states = ([DrawState.COMMITTEE_REVEALED, DrawState.PUBLISHED] if current_user.is_(Role.SUPERVISOR)
+                      else [DrawState.PUBLISHED])
     return render_template("evaluation/expert.html", expert=expert, history=assignments_of(expert, states=history_states),
                            statuses=EXPERT_STATES, specialties=specialty_choices(leaves_only=True),
                            can_edit=Expert.can_be_edited_by(current_user))

@@ -10,6 +10,10 @@ from crypto import certificates as x509ca
 from crypto import envelope
 
 
+#: The encryption private keys the tests hold, by certificate fingerprint, as each holder's own machine would.
+ENCRYPTION_KEYS: dict[str, object] = {}
+
+
 @dataclass
 class Holder:
     signing_key: object
@@ -33,7 +37,17 @@ def enrol(client, headers: dict, *, for_organisation: bool = True, name: str = "
                            headers=headers)
     assert response.status_code == 201, response.get_json()
     encryption_cert = x509ca.load_certificate(response.get_json()["pem"].encode())
+    ENCRYPTION_KEYS[response.get_json()["fingerprint"]] = encryption_key
     return Holder(signing_key, signing_cert, encryption_key, encryption_cert, headers)
+
+
+def enrol_directly(user, *, for_organisation: bool = False) -> Holder:
+    """``enrol`` without HTTP (no token needed): keys made here, certificates issued from requests by core.pki."""
+    from demo.keys import new_holder_keys
+
+    signing_key, signing, encryption_key, encryption = new_holder_keys(user, for_organisation=for_organisation)
+    ENCRYPTION_KEYS[encryption.fingerprint] = encryption_key
+    return Holder(signing_key, signing.x509, encryption_key, encryption.x509, {})
 
 
 def seal_bid(client, bidder: Holder, section_id: int, plaintext: bytes, *, chunk_size: int = 64 * 1024) -> bytes:

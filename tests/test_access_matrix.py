@@ -54,6 +54,7 @@ MATRIX = {
     "api.commit_draw_api": {A}, "api.contribute_entropy_api": {S, T}, "api.reveal_draw_api": {A, S},
     "api.recheck_draw_api": {A}, "api.draw_timeouts_api": {A, S}, "api.open_draw_to_committee_api": {A, S},
     "api.publish_draw_api": {A, S}, "api.cancel_draw_api": {A, S}, "api.draw_record_api": PUBLIC,
+    "api.sealed_list_api": {S}, "api.sealed_list_experts_api": {S},
     "api.invitations_api": {E}, "api.answer_invitation_api": {E}, "api.list_experts_api": {S, AD},
     "api.get_expert_api": {S, AD}, "api.create_expert_api": {AD}, "api.expert_status_api": {S, AD},
     "api.import_experts_api": {AD}, "api.create_venue_api": {AD},

@@ -1,22 +1,25 @@
-"""Builders for expert-pool and draw tests: experts with valid identity numbers, venues, sections past their deadline."""
+"""Builders for expert-pool and draw tests: experts with valid identity numbers, venues, sections past their deadline,
+supervisors holding encryption keys, and the drawn list opened as a supervisor opens it."""
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 
 import sqlalchemy as sa
 
-from core.accounts import OrgKind, Role
+from core.accounts import OrgKind, Role, User
 from core.clock import now
 from core.db import db
 from core.validators import make_credit_code
 from evaluation import draw_operations as draws
 from evaluation import expert_operations as ops
-from evaluation.draw_confirmations import current_assignments
-from evaluation.draw_sealing import keys_of
+from evaluation.draw_models import ListKeyRecipient
+from evaluation.draw_sealing import OpenedList, open_sealed_list, sealed_list_package
 from evaluation.expert_identity import make_id_number
 from evaluation.experts import Expert
 from evaluation.venue_operations import create_venue
+from tests.pki_helpers import ENCRYPTION_KEYS, enrol_directly
 
 _serial = itertools.count(1)
 
@@ -86,10 +89,36 @@ def supervisor_org(factory):
     return factory.org(OrgKind.SUPERVISORY_AUTHORITY)
 
 
+def supervisor(factory, organisation=None) -> User:
+    """A supervisor holding a personal encryption certificate, its private key kept by the test
+    (tests.pki_helpers.ENCRYPTION_KEYS): a draw's list is sealed to it at the reveal."""
+    user = factory.user(Role.SUPERVISOR, organisation=organisation)
+    enrol_directly(user)
+    db.session.commit()
+    return user
+
+
+def key_of(user: User):
+    """The encryption private key the test holds for the user's current encryption certificate."""
+    from core.pki import Purpose, current_certificate
+
+    return ENCRYPTION_KEYS[current_certificate(user, Purpose.ENCRYPTION).fingerprint]
+
+
+def opened_list(draw, supervisor: User | None = None) -> OpenedList:
+    """The drawn list as a supervisor of the draw opens it, with bidtool's procedure (draw_sealing.open_sealed_list)
+    over the package the sealed-list endpoint sends, and the supervisor's own key."""
+    rows = [k for k in draw.list_keys if k.recipient is ListKeyRecipient.SUPERVISION
+            and k.recipient_fingerprint in ENCRYPTION_KEYS and (supervisor is None or k.user_id == supervisor.id)]
+    assert rows, f"draw {draw.id} is sealed to no supervisor whose key this test holds"
+    package = json.loads(json.dumps(sealed_list_package(draw, db.session.get(User, rows[0].user_id))))
+    return open_sealed_list(package, ENCRYPTION_KEYS[rows[0].recipient_fingerprint], draw_id=draw.id)
+
+
 def members(draw) -> dict[str, object]:
-    """Expert code → the current assignment (test-side unsealing, as a supervisor's page does)."""
-    keys = keys_of(draw)
-    return {keys.open("assignment", a.expert_sealed).decode(): a for a in current_assignments(draw).values()}
+    """Expert code → the current assignment, unsealed on the test's side as a supervisor does (opened_list)."""
+    by_id = {a.id: a for a in draw.assignments}
+    return {code: by_id[seat.assignment] for code, seat in opened_list(draw).members().items()}
 
 
 def experts_by_code(codes) -> dict[str, Expert]:

@@ -30,7 +30,6 @@ from crypto.canonical import canonical_json
 from crypto.signing import sign_document
 from evaluation import draw_confirmations as confirmations
 from evaluation import draw_operations as draws
-from evaluation.draw_sealing import keys_of
 from evaluation.experts import Expert
 from tests.evaluation import draw_helpers as h
 from trading.bids import Bid
@@ -167,7 +166,7 @@ def drawn_committee(world: World, factory, *, experts: int = 4, reserves: int = 
     """A completed draw for the section (real draw operations): ``experts`` members + ``reps`` representatives."""
     pool = pool or experts + reserves + 1
     authority = factory.org(OrgKind.SUPERVISORY_AUTHORITY, region="350900")
-    world.supervisor = factory.user(Role.SUPERVISOR, organisation=authority)
+    world.supervisor = h.supervisor(factory, organisation=authority)
     if remote:  # 2+X: the main venue in 宁德 and a secondary one in 福州, experts near each
         made = h.pool({("A0401", "350902"): pool, ("A0401", "350102"): pool}, factory)
         venues = [h.venue(f"ND{world.section.id:05d}", "350900", 3), h.venue(f"FZ{world.section.id:05d}", "350100", 3)]
@@ -180,9 +179,7 @@ def drawn_committee(world: World, factory, *, experts: int = 4, reserves: int = 
     draws.contribute(draw, world.supervisor, "监督人员随机串 2718")
     draws.reveal(draw, actor=world.agent)
     db.session.commit()
-    keys = keys_of(draw)
-    for assignment in confirmations.current_assignments(draw).values():
-        code = keys.open("assignment", assignment.expert_sealed).decode()
+    for code, assignment in h.members(draw).items():
         expert = db.session.query(Expert).filter_by(code=code).one()
         confirmations.respond(assignment, expert, accept=True)
     db.session.commit()

@@ -17,6 +17,7 @@ from core.clock import format_local, now
 from core.db import db
 from evaluation import expert_operations as ops
 from evaluation.draw_models import Draw, DrawExclusion
+from evaluation.draw_sealing import open_sealed_list
 from evaluation.experts import Expert
 from tests.evaluation import draw_helpers as h
 from trading.models import SectionState
@@ -35,7 +36,7 @@ def test_an_expert_draw_from_request_to_published_record(app, factory, tmp_path)
     project = factory.project(agent)
     section = project.sections[0]
     authority = factory.org(OrgKind.SUPERVISORY_AUTHORITY, region="350900")
-    supervisor = factory.user(Role.SUPERVISOR, organisation=authority)
+    supervisor = h.supervisor(factory, organisation=authority)  # holds an encryption key: the list is sealed to it
     tenderee = factory.user(Role.TENDEREE, organisation=project.tenderee)
     bidder = factory.user(Role.BIDDER)
     admin = factory.user(Role.ADMIN)
@@ -105,18 +106,24 @@ def test_an_expert_draw_from_request_to_published_record(app, factory, tmp_path)
     assert app.test_client().post(f"/api/v1/draws/{draw_id}/entropy", json={"entropy": "招标人 42"},
                                   headers=tenderee_token).status_code == 200
     agent_client.post(f"/draws/{draw_id}/reveal")
+    supervisor_token = factory.token(app.test_client(), supervisor)
     late = app.test_client().post(f"/api/v1/draws/{draw_id}/entropy", json={"entropy": "太晚了"},
-                                  headers=factory.token(app.test_client(), factory.user(Role.SUPERVISOR)))
+                                  headers=supervisor_token)
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "entropy_after_reveal"
 
-    # Agents and tenderees see counts; supervisors see the sealed list.
-    supervisor_token = factory.token(app.test_client(), supervisor)
-    seen = app.test_client().get(f"/api/v1/draws/{draw_id}", headers=supervisor_token).get_json()
-    committee = {m["expert"]: m for m in seen["committee"]}
+    # Agents and tenderees see counts; the server shows the supervisor no names either before the evaluation
+    # starts: the supervisor opens the sealed list with their own key (as their page and bidtool do).
+    def opened_by_supervisor():
+        package = app.test_client().get(f"/api/v1/draws/{draw_id}/sealed-list", headers=supervisor_token)
+        assert package.status_code == 200
+        return open_sealed_list(package.get_json(), h.key_of(supervisor), draw_id=draw_id).members()
+
+    assert "committee" not in app.test_client().get(f"/api/v1/draws/{draw_id}", headers=supervisor_token).get_json()
+    committee = opened_by_supervisor()
     assert len(committee) == 6 and former.code not in committee
     prefixes = {"NDGGZY-01": ("3509",), "FZGGZY-01": ("3501",), "NPGGZY-01": ("3507",)}
     assert all(db.session.scalar(sa.select(Expert.region_code).where(Expert.code == code)).startswith(
-        prefixes[m["venue"]]) for code, m in committee.items())
+        prefixes[m.venue]) for code, m in committee.items())
     for token_ in (factory.token(app.test_client(), agent), tenderee_token):
         answer = app.test_client().get(f"/api/v1/draws/{draw_id}", headers=token_).get_json()
         assert "committee" not in answer and answer["counts"]["pending"] == 6
@@ -132,7 +139,7 @@ def test_an_expert_draw_from_request_to_published_record(app, factory, tmp_path)
     assignment_id = int(invitation_page.split('data-invitation="')[1].split('"')[0])
     decliner_client.post(f"/invitations/{assignment_id}/answer", data={"answer": "decline", "reason": "出差在外"})
     seen = app.test_client().get(f"/api/v1/draws/{draw_id}", headers=supervisor_token).get_json()
-    now_committee = {m["expert"] for m in seen["committee"]}
+    now_committee = set(opened_by_supervisor())
     assert decliner not in now_committee and len(now_committee) == 6 and seen["counts"]["replacements"] == 1
     for code in now_committee:
         user = db.session.scalar(sa.select(User).join(Expert, Expert.user_id == User.id).where(Expert.code == code))
@@ -148,9 +155,12 @@ def test_an_expert_draw_from_request_to_published_record(app, factory, tmp_path)
     assert {m["recipient"] for m in sent} == now_committee | {decliner}
     assert len(sent) == 7 and all(m["mobile"] and project.name not in m["text"] for m in sent)
 
-    # The evaluation starts: members see who sits with them; the agent still sees counts.
+    # The evaluation starts: members see who sits with them, the server now shows the supervisor the list too
+    # (the evaluation service opens it); the agent still sees counts.
     assert app.test_client().post(f"/api/v1/draws/{draw_id}/committee",
                                   headers=factory.token(app.test_client(), agent)).status_code == 200
+    seen = app.test_client().get(f"/api/v1/draws/{draw_id}", headers=supervisor_token).get_json()
+    assert {m["expert"] for m in seen["committee"]} == now_committee
     member = db.session.scalar(sa.select(Expert).where(Expert.code == sorted(now_committee)[0]))
     member_page = signed_in(app, factory, member.user).get("/invitations").get_data(as_text=True)
     names = db.session.scalars(sa.select(Expert.name).where(Expert.code.in_(list(now_committee)))).all()
@@ -197,7 +207,7 @@ def test_the_sweep_command_times_out_unanswered_notices(app, factory):
     project = factory.project(agent)
     world = type("World", (), {})()
     world.agent, world.section, world.venue = agent, project.sections[0], h.venue()
-    world.supervisor = factory.user(Role.SUPERVISOR)
+    world.supervisor = h.supervisor(factory)
     h.pool({("A0401", "350902"): 8, ("B0101", "350902"): 3})
     draw = drawn(world)
     assignment = next(iter(h.members(draw).values()))
@@ -217,7 +227,7 @@ def test_no_page_or_api_shows_the_drawn_list_to_the_parties_before_the_award(app
     project = factory.project(agent)
     world = type("World", (), {})()
     world.agent, world.section, world.venue = agent, project.sections[0], h.venue()
-    world.supervisor = factory.user(Role.SUPERVISOR)
+    world.supervisor = h.supervisor(factory)
     experts = h.pool({("A0401", "350902"): 8, ("B0101", "350902"): 3}, factory)
     draw = drawn(world)
     held = h.members(draw)
@@ -244,13 +254,16 @@ def test_no_page_or_api_shows_the_drawn_list_to_the_parties_before_the_award(app
     assert seen > 40
     page = app.test_client()
     factory.login(page, world.supervisor)
-    assert all(code in page.get(f"/draws/{draw.id}").get_data(as_text=True) for code in held)
+    supervisor_page = page.get(f"/draws/{draw.id}").get_data(as_text=True)
+    assert not [s for s in secrets if s in supervisor_page]  # sealed: the supervisor opens it with their own key
+    assert 'id="sealed-list"' in supervisor_page
     drawn_expert = next(e for e in experts if e.code in held)
-    history = page.get(f"/experts/{drawn_expert.id}").get_data(as_text=True)
-    assert "待确认" in history  # the supervisor sees the pending seat in the expert's draw history
     admin = app.test_client()
     factory.login(admin, factory.user(Role.ADMIN))
     assert "待确认" not in admin.get(f"/experts/{drawn_expert.id}").get_data(as_text=True)
+    # nor does the expert's profile give the pending seat away to a supervisor
+    profile = page.get(f"/experts/{drawn_expert.id}").get_data(as_text=True)
+    assert drawn_expert.name in profile and "待确认" not in profile
 
 
 def test_the_api_requests_a_draw_and_names_the_field_of_bad_input(app, factory):

@@ -32,7 +32,7 @@ def world(app, factory):
     venue = h.venue("NDGGZY-01", "350900", 9)
     experts = h.pool({("A0401", "350902"): 9, ("B0101", "350902"): 3}, factory)
     return SimpleNamespace(agent=agent, project=project, section=section, venue=venue, experts=experts,
-                           supervisor=factory.user(Role.SUPERVISOR),
+                           supervisor=h.supervisor(factory),
                            tenderee=factory.user(Role.TENDEREE, organisation=project.tenderee))
 
 
@@ -178,7 +178,8 @@ def test_the_drawn_list_is_sealed_at_rest(world):
     assert len(codes) == 6
     queries = ["SELECT * FROM draw_assignments", "SELECT * FROM draw_replacements", "SELECT * FROM notifications",
                "SELECT * FROM audit_events WHERE action LIKE 'draw.%'",
-               "SELECT id, request_json, commitment, secret_sealed, result_sealed, record_json FROM draws"]
+               "SELECT id, request_json, commitment, secret_sealed, result_sealed, record_json FROM draws",
+               "SELECT * FROM draw_list_keys"]
     dump = "".join(str(tuple(row)) for query in queries for row in db.session.execute(sa.text(query)))
     assert not [c for c in codes if c in dump]  # the eligible list (kept apart) names the whole pool, not the drawn
     secret = build_record(draw)["secret"]
