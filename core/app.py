@@ -108,7 +108,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"accelerator": app.config["ACCELERATOR"], "lang": session.get("lang", "zh")}
+        lang = session.get("lang", "zh")
+        return {"accelerator": app.config["ACCELERATOR"], "lang": lang,
+                "pun": filters.PUNCTUATION.get(lang, filters.PUNCTUATION["zh"])}
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app

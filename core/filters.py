@@ -1,4 +1,4 @@
-"""Jinja filters: times in Beijing time, money in CNY."""
+"""Jinja filters: times in Beijing time, money in CNY; punctuation in the page's language."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -11,6 +11,14 @@ def money(value) -> str:
     if value is None:
         return ""
     return f"¥{Decimal(value):,.2f}"
+
+
+#: What templates put between translated words and data (``{{ pun.colon }}``): full-width in Chinese pages,
+#: ASCII with its spacing in English ones, so no Chinese punctuation is left outside ``_()``.
+PUNCTUATION = {
+    "zh": {"colon": "：", "lparen": "（", "rparen": "）", "sep": "、", "comma": "，", "semi": "；", "stop": "。"},
+    "en": {"colon": ": ", "lparen": " (", "rparen": ")", "sep": ", ", "comma": ", ", "semi": "; ", "stop": ". "},
+}
 
 
 def init_app(app) -> None:

@@ -93,6 +93,20 @@ def test_project_and_section_states_and_the_role_read_in_english(client, factory
     assert "· Bidder" in page and "<h1>Workspace" in page
 
 
+def test_punctuation_follows_the_page_language(client, factory):
+    section = factory.project().sections[0]
+    factory.login(client, factory.user(Role.BIDDER))
+    chinese = _page(client, f"/sections/{section.id}")
+    assert re.search(r"投标截止（开标）时间：<strong>", chinese)
+    _switch(client, "en")
+    english = _page(client, f"/sections/{section.id}")
+    assert "Bid deadline (opening time): <strong>" in english
+    # the method's name, the labels and the punctuation all read in English; only the agent's price-form
+    # entries (data: 投标总价, 合格…) stay as typed
+    assert "Comprehensive" in english.split("Evaluation method</dt><dd>")[1].split("</dd>")[0]
+    assert "Choice: 合格, 优良" in english
+
+
 def test_switching_back_to_chinese(client, factory):
     project = factory.project()
     _switch(client, "en")
