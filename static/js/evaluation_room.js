@@ -7,6 +7,7 @@
 import {api, describe} from "./api.js";
 import {parseCertificate} from "./asn1.js";
 import {currentKeys, signDocument} from "./keys.js";
+import {connect, onRefused} from "./realtime.js";
 
 const T = JSON.parse(document.getElementById("room-texts").textContent);
 const root = document.getElementById("room");
@@ -46,52 +47,20 @@ async function act(method, path, json) {
   }
 }
 
-// -- a minimal Socket.IO client (protocol 5 / Engine.IO 4) on the default namespace --------------------------
-function socket(handlers) {
-  let ws, nextAck = 1, acks = {}, open = false;
-  const start = () => {
-    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/socket.io/?EIO=4&transport=websocket`);
-    ws.onmessage = ({data}) => {
-      if (data[0] === "0") { ws.send("40"); return; }
-      if (data[0] === "2") { ws.send("3"); return; }
-      if (data[0] !== "4") return;
-      const kind = data[1];
-      let rest = data.slice(2);
-      const ackId = /^\d+/.exec(rest);
-      if (ackId) rest = rest.slice(ackId[0].length);
-      const payload = rest ? JSON.parse(rest) : null;
-      if (kind === "0") { open = true; handlers.open(); }
-      else if (kind === "2" && handlers[payload[0]]) handlers[payload[0]](payload[1]);
-      else if (kind === "3" && ackId && acks[ackId[0]]) { acks[ackId[0]](payload[0]); delete acks[ackId[0]]; }
-    };
-    ws.onclose = () => { open = false; acks = {}; handlers.closed(); setTimeout(start, 1500); };
-  };
-  start();
-  return {
-    call(event, data) {
-      return new Promise((resolve) => {
-        if (!open) { resolve({ok: false, error: {message: T.disconnected}}); return; }
-        const ack = nextAck++;
-        acks[ack] = resolve;
-        ws.send(`42${ack}${JSON.stringify([event, data])}`);
-      });
-    },
-  };
-}
-
-const link = socket({
-  open: async () => {
-    $("connection").textContent = T.connected;
-    const joined = await link.call("join_evaluation", {evaluation_id: ID});
-    if (joined.ok) render(joined.state); else showError(joined.error);
-  },
-  closed: () => { $("connection").textContent = T.disconnected; },
-  evaluation_changed: () => refresh(),
-  evaluation_chat: (message) => appendMessage(message),
+// -- live: the vendored Socket.IO client on the default namespace (realtime.js); it reconnects by itself ----------
+const {socket, request} = connect();
+socket.on("connect", async () => {
+  $("connection").textContent = T.connected;
+  const joined = await request("join_evaluation", {evaluation_id: ID});
+  if (joined.ok) render(joined.state); else showError(joined.error);
 });
+socket.on("disconnect", () => { $("connection").textContent = T.disconnected; });
+onRefused(socket, showError);
+socket.on("evaluation_changed", () => refresh());
+socket.on("evaluation_chat", (message) => appendMessage(message));
 
 async function refresh() {
-  const answer = await link.call("evaluation_state", {evaluation_id: ID});
+  const answer = await request("evaluation_state", {evaluation_id: ID});
   if (answer.ok) render(answer.state);
 }
 
@@ -345,6 +314,6 @@ function signingWork(me) {
 $("chat-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = event.target.elements.text;
-  const answer = await link.call("evaluation_chat", {evaluation_id: ID, text: input.value});
+  const answer = await request("evaluation_chat", {evaluation_id: ID, text: input.value});
   if (answer.ok) input.value = ""; else showError(answer.error);
 });

@@ -1,9 +1,9 @@
 // The opening hall (不见面开标): live over Socket.IO; keys stay in this browser, only unwrapped keys travel.
-import {io} from "../vendor/socket.io-client-4.8.4/socket.io.esm.min.js";
 import {api} from "./api.js";
 import {readHeader, unwrapContentKey, unwrapShare} from "./envelope.js";
 import {currentKeys} from "./keys.js";
 import {fromBase64, toBase64, toHex} from "./bytes.js";
+import {connect} from "./realtime.js";
 
 const hall = document.getElementById("hall");
 const sectionId = Number(hall.dataset.section);
@@ -24,15 +24,18 @@ function text(node, value) { node.textContent = value == null ? "" : String(valu
 
 function cell(row, value) { row.appendChild(text(document.createElement("td"), value)); }
 
-const socket = io({transports: ["websocket", "polling"]});
-socket.on("connect", () => socket.emit("join_hall", {section_id: sectionId}, (reply) => {
+const {socket, request} = connect("/", {timeout: 0}); // decrypting a large bid takes its time
+socket.on("connect", async () => {
+  const reply = await request("join_hall", {section_id: sectionId});
   if (!reply.ok) return show(reply.error);
   render(reply.state);
-}));
+});
 socket.on("hall_state", render);
 
-function emit(event, data) {
-  return new Promise((resolve, reject) => socket.emit(event, data, (reply) => reply.ok ? resolve(reply) : reject(reply.error)));
+async function emit(event, data) {
+  const reply = await request(event, data);
+  if (!reply.ok) throw reply.error;
+  return reply;
 }
 
 async function myKeys(organisation) {
