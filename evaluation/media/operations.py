@@ -183,15 +183,16 @@ def seal_recording(stream_id: str, *, sha256: str, size: int, duration_ms: int, 
     return recording
 
 
-def seal_interrupted(room_id: int, storage_dir: str | Path) -> int:
+def seal_interrupted(room_id: int, storage_dir: str | Path, *, live: set[str] = frozenset()) -> int:
     """Seal the files a dead media process left open: called when a room's live media starts in a process, so
-    no stream of the room is live anywhere and every file still marked recording was cut off. What the file
+    no stream of the room is live anywhere but ``live`` (streams of this process still closing), and every
+    other file still marked recording was cut off. What the file
     holds is hashed into the audit chain as it is, marked interrupted; a missing file is left for
     verification to name. Returns how many were sealed."""
     orphans = db.session.scalars(sa.select(Recording).where(Recording.room_id == room_id,
                                                             Recording.state == RecordingState.RECORDING)).all()
     sealed = 0
-    for recording in orphans:
+    for recording in (r for r in orphans if r.stream_id not in live):
         path = recording.path(storage_dir)
         if not path.exists():
             continue

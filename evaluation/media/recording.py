@@ -89,6 +89,10 @@ class StreamRecorder:
             self.container.close()
         except av.FFmpegError as exc:
             log.error("recording %s closed with an error: %s", self.path, exc)
+        if not self.path.exists():
+            # Nothing reached the muxer (the stream ended before its first keyframe): an empty file, so the
+            # recording is still sealed and verified like any other, with no frames.
+            self.path.touch()
         duration = 0 if self._first_ms is None else round(self._last_ms - self._first_ms)
         return RecordingResult(self.path, self.path.stat().st_size, file_sha256(self.path), duration,
                                self.video_frames, self.audio_packets)

@@ -40,6 +40,9 @@ class MediaService:
         self.app, self.settings = app, settings
         self.presence = Presence()
         self.rooms: dict[int, RoomRuntime] = {}  # touched on the media loop only
+        #: Streams whose file this process still writes or has yet to seal (a room's runtime may be gone and
+        #: a new one started while an old stream is still closing).
+        self.live_recordings: set[str] = set()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-db")
         self._out = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-emit")
         #: With media workers, the rooms' media runs in those processes; this one only signals.
@@ -90,7 +93,7 @@ class MediaService:
     def _recover(self, room_id: int) -> None:
         """If a dead process held live streams of the room, seal their files and tell the pages, whose peer
         connections went with it, to publish and subscribe again now rather than after ICE gives up (~30 s)."""
-        if operations.seal_interrupted(room_id, self.storage_dir):
+        if operations.seal_interrupted(room_id, self.storage_dir, live=set(self.live_recordings)):
             self.emit("media_reset", {"room_id": room_id}, to=room_channel(room_id))
 
     def shutdown_room(self, room_id: int) -> None:
@@ -122,12 +125,19 @@ class MediaService:
         self.emit("subscription_closed", {"pc_id": pc_id, "stream_id": stream_id}, to=sid)
 
     def recording_started(self, room_id: int, info: dict, key: str) -> None:
+        self.live_recordings.add(info["stream_id"])
         self.in_app(operations.start_recording, room_id, info, key)
 
     def recording_finished(self, room_id: int, stream_id: str, result: RecordingResult) -> None:
-        self.in_app(operations.seal_recording, stream_id, sha256=result.sha256, size=result.size,
-                    duration_ms=result.duration_ms, video_frames=result.video_frames,
-                    audio_packets=result.audio_packets)
+        def seal() -> None:
+            try:
+                operations.seal_recording(stream_id, sha256=result.sha256, size=result.size,
+                                          duration_ms=result.duration_ms, video_frames=result.video_frames,
+                                          audio_packets=result.audio_packets)
+            finally:  # on the database thread, after the seal: _recover never takes it for an orphan
+                self.live_recordings.discard(stream_id)
+
+        self.in_app(seal)
 
     def emit(self, event: str, data: dict, *, to: str) -> None:
         self._out.submit(socketio.emit, event, data, to=to, namespace=NAMESPACE)

@@ -201,7 +201,11 @@ class RoomRuntime:
         for sub in [s for s in self.subscriptions.values() if s.stream_id == stream_id]:
             await self.unsubscribe(sub.id)
         self.hooks.stream_removed(self.room_id, stream.info())
-        result = await stream.close()
+        try:
+            result = await stream.close()
+        except Exception:  # noqa: BLE001  (one stream's failure never stops the others leaving or the room)
+            log.exception("media: closing stream %s of room %s failed", stream.id, self.room_id)
+            return
         if result is not None:
             self.hooks.recording_finished(self.room_id, stream.id, result)
 

@@ -97,3 +97,16 @@ def test_the_audit_chain_holds_each_hash_and_verification_fails_when_a_file_is_a
 
     path.unlink()
     assert "missing" in verify_recordings(room_id).problems[0]
+
+
+def test_a_stream_that_ends_before_its_first_keyframe_still_closes_to_a_sealable_file(tmp_path):
+    """A share stopped within its first second: nothing reached the muxer, and closing must not fail (it used to,
+    leaving that connection's other streams open and unsealed)."""
+    import hashlib
+
+    from evaluation.media.recording import StreamRecorder
+
+    path = tmp_path / "room-1" / "7-screen-abc.webm"
+    result = StreamRecorder(path, video_size=(1280, 720), audio=False).close()
+    assert path.exists() and result.size == 0 and result.video_frames == 0 and result.duration_ms == 0
+    assert result.sha256 == hashlib.sha256(b"").hexdigest()
