@@ -59,8 +59,9 @@ def _files_of(path: Path) -> Iterable[tuple[Path, str]]:
 
 
 def build_package(out: Path, *, ids: dict[str, str], price_form: dict, modules: dict[str, list[Path]],
-                  progress: Callable[[int], None] | None = None) -> dict:
-    """Write the package ZIP to ``out``; returns the manifest."""
+                  progress: Callable[[int], None] | None = None, fingerprint: dict[str, str] | None = None) -> dict:
+    """Write the package ZIP to ``out``; returns the manifest. ``fingerprint`` defaults to this machine's
+    (the demo, playing several bidders' machines on one computer, passes each one's)."""
     unknown = set(modules) - set(MODULES)
     if unknown:
         raise PackageError(f"未知的模块 {', '.join(sorted(unknown))}；模块为 {', '.join(MODULES)} (unknown module)")
@@ -82,7 +83,7 @@ def build_package(out: Path, *, ids: dict[str, str], price_form: dict, modules: 
                 listing.setdefault(module, []).append({"path": relative, "size": size, "sha256": digest.hexdigest()})
                 entries.append((source, name))
     manifest = {"format": FORMAT, "ids": ids, "price_form": price_form, "modules": listing,
-                "fingerprint": creation_fingerprint()}
+                "fingerprint": fingerprint or creation_fingerprint()}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         archive.writestr(MANIFEST, canonical_json(manifest))
         for source, name in entries:

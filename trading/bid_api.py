@@ -9,9 +9,9 @@ from flask_login import current_user
 from core.api import json_body, registry
 from core.clock import now
 from core.db import db
-from core.errors import RuleViolation, ValidationError
+from core.errors import ValidationError
 from core.permissions import agents_only, bidders_only
-from core.pki import Purpose, current_certificate, platform
+from core.pki import platform
 from crypto.canonical import parse_canonical_json
 from crypto.certificates import certificate_pem
 from trading import bid_operations as ops
@@ -36,13 +36,8 @@ def bid_json(bid: Bid) -> dict:
 @bidders_only
 def sealing_info(section_id: int):
     section = get_section(section_id)
-    officers = []
-    for officer in ops.officers_of(section):
-        cert = current_certificate(officer.user, Purpose.ENCRYPTION)
-        if cert is None:
-            raise RuleViolation(f"开标人员 {officer.user.display_name} 尚无加密证书，暂不能投标，请联系招标代理 "
-                                f"(an opening officer has no encryption certificate yet)")
-        officers.append({"officer": officer.officer_id, "name": officer.user.display_name, "certificate": cert.pem})
+    officers = [{"officer": officer.officer_id, "name": officer.user.display_name, "certificate": cert.pem}
+                for officer, cert in ops.officer_certificates(section)]
     ids = ops.bid_ids(section, current_user.organisation_id)
     identity = platform()
     return jsonify({"ids": {"project": ids.project, "section": ids.section, "bidder": ids.bidder},

@@ -27,7 +27,7 @@ from core.clock import now as clock_now
 from core.counters import next_value
 from core.db import db
 from core.errors import DomainError, NotFound, RuleViolation, ValidationError
-from core.pki import Certificate, Purpose, check_certificate, platform
+from core.pki import Certificate, Purpose, check_certificate, current_certificate, platform
 from crypto import certificates as x509ca
 from crypto import envelope
 from crypto.canonical import format_utc
@@ -113,6 +113,19 @@ def officers_of(section: Section) -> list[OpeningOfficer]:
 
 _verifiers: dict[str, tuple[envelope.EnvelopeVerifier, int]] = {}
 _lock = threading.Lock()
+
+
+def officer_certificates(section: Section) -> list[tuple[OpeningOfficer, Certificate]]:
+    """Each opening officer with the encryption certificate a bid's escrow share is sealed to; refused while
+    one of them has none (no bid could be opened by escrow)."""
+    officers = []
+    for officer in officers_of(section):
+        certificate = current_certificate(officer.user, Purpose.ENCRYPTION)
+        if certificate is None:
+            raise RuleViolation(f"开标人员 {officer.user.display_name} 尚无加密证书，暂不能投标，请联系招标代理 "
+                                f"(an opening officer has no encryption certificate yet)")
+        officers.append((officer, certificate))
+    return officers
 
 
 def _signer_for(upload: BidUpload, header: envelope.EnvelopeHeader) -> x509ca.x509.Certificate:
