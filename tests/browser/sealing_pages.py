@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pyotp
+
 from core.accounts import Role
 from crypto import envelope
 from tests.factories import PASSWORD
@@ -25,12 +27,21 @@ def open_section(client, factory):
     return section
 
 
-def sign_in(page, username: str, password: str = PASSWORD) -> None:
+def sign_in(page, username: str, password: str = PASSWORD, *, totp_secret: str | None = None,
+            before_code=None) -> None:
+    """Sign in through the login page as a user does: password, then the one-time code when the account has a
+    second factor (``before_code`` runs between the two, e.g. to let a test reuse the same code)."""
     page.goto("/login")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("main button[type=submit]")
-    page.wait_for_url("**/workspace")
+    if totp_secret:
+        page.wait_for_url("**/second-factor**")
+        if before_code is not None:
+            before_code()
+        page.fill("#code", pyotp.TOTP(totp_secret).now())
+        page.click("main button[type=submit]")
+    page.wait_for_url("**/workspace**")
 
 
 def enrol_in_page(page) -> None:

@@ -1,15 +1,13 @@
 """In Chromium: a supervisor whose encryption key was made in this browser opens the sealed expert list in the
 draw page before the evaluation starts; the page the server sent held no name."""
-import pyotp
 
 from core.accounts import OrgKind, Role, User
 from core.db import db
 from evaluation import draw_operations as ops
 from evaluation.draw_confirmations import committee_of
 from evaluation.draw_models import Draw
-from tests.browser.sealing_pages import enrol_in_page
+from tests.browser.sealing_pages import enrol_in_page, sign_in
 from tests.evaluation import draw_helpers as h
-from tests.factories import PASSWORD
 
 
 def test_a_supervisor_opens_the_sealed_list_with_the_key_in_this_browser(app, factory, new_page, release):
@@ -32,18 +30,13 @@ def test_a_supervisor_opens_the_sealed_list_with_the_key_in_this_browser(app, fa
     def signed_in_page():
         page = new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/login")
-        page.fill("#username", username)
-        page.fill("#password", PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/second-factor**")
-        user = db.session.get(User, ids["supervisor"])
-        user.totp_last_step = None  # the same code may sign in twice in this test
-        db.session.commit()
-        release()
-        page.fill("#code", pyotp.TOTP(secret).now())
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/workspace**")
+        def reusable_code():
+            user = db.session.get(User, ids["supervisor"])
+            user.totp_last_step = None  # the same code may sign in twice in this test
+            db.session.commit()
+            release()
+
+        sign_in(page, username, totp_secret=secret, before_code=reusable_code)
         return page
 
     page = signed_in_page()

@@ -18,16 +18,9 @@ from core.db import db
 from core.pki import platform
 from tests.evaluation import evaluation_helpers as eh
 from tests.factories import PASSWORD
+from tests.browser.sealing_pages import sign_in
 
 ITEM = "t_method_statement"
-
-
-def _login(page, username):
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/workspace")
 
 
 def _score_sheet(page, bidders, items, low_cell=None):
@@ -58,7 +51,7 @@ def test_two_experts_score_one_confirms_an_outlier_and_the_agent_downloads_the_r
     for name in names:
         page = new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
-        _login(page, name)
+        sign_in(page, name)
         page.goto(f"/evaluations/{evaluation_id}")
         page.locator("[data-role=connection]").filter(has_text="已连接").wait_for()
         page.locator(f"#s-{bidders[0]}-{ITEM}").wait_for()
@@ -92,7 +85,7 @@ def test_two_experts_score_one_confirms_an_outlier_and_the_agent_downloads_the_r
     release()
 
     agent = new_page()
-    _login(agent, agent_name)
+    sign_in(agent, agent_name)
     agent.goto(f"/evaluations/{evaluation_id}/report")
     agent.click(f"button[data-api='/evaluations/{evaluation_id}/report']")
     agent.locator("[data-role=download]").wait_for()
@@ -126,14 +119,7 @@ def test_an_expert_signs_in_at_the_seat_declares_votes_chats_and_reads_the_bids(
     page = new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/second-factor**")
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/workspace**")
+    sign_in(page, username, totp_secret=secret)
     page.goto(f"/evaluations/{evaluation_id}")
     page.locator("[data-role=connection]").filter(has_text="已连接").wait_for()
     page.fill("#seat-password", PASSWORD)

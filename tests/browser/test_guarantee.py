@@ -3,8 +3,8 @@ bank (over HTTP) underwrites and issues it, and the bidder sees it verified (验
 from core.pki import platform
 from guarantees.issuer_client import IssuerClient
 from guarantees.simulator import Simulator
-from tests.factories import PASSWORD
 from tests.guarantees.conftest import make_issuer
+from tests.browser.sealing_pages import sign_in
 
 
 def test_a_bidder_applies_gets_a_guarantee_and_sees_it_verified(app, client, factory, new_page, live_server, release):
@@ -17,11 +17,7 @@ def test_a_bidder_applies_gets_a_guarantee_and_sees_it_verified(app, client, fac
     release()
 
     page = new_page()
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/workspace")
+    sign_in(page, username)
     page.goto(f"/sections/{section_id}/security")
     assert issuer_name in page.locator("#f-product_id").inner_text()
     assert page.locator("#f-cipher").is_checked()

@@ -14,15 +14,14 @@ import time
 from pathlib import Path
 
 import av
-import pyotp
 import sqlalchemy as sa
 
 from core.audit import AuditEvent
 from core.db import db
 from core.extensions import socketio
 from evaluation.media.service import NAMESPACE, room_channel
-from tests.factories import PASSWORD
 from tests.media.conftest import real_socketio_server, room_world  # noqa: F401  (fixtures)
+from tests.browser.sealing_pages import sign_in
 
 STATS = """async () => {
   const media = window.bidhallMedia;
@@ -64,15 +63,7 @@ def _enter(new_page, seat, room_id):
     page = new_page()
     page.errors = []  # uncaught errors and unhandled rejections of the page's scripts
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto("/login")
-    page.fill("#username", seat.username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    if seat.totp:
-        page.wait_for_url("**/second-factor**")
-        page.fill("#code", pyotp.TOTP(seat.totp).now())
-        page.click("main button[type=submit]")
-    page.wait_for_url("**/workspace**")
+    sign_in(page, seat.username, totp_secret=seat.totp)
     page.goto(f"/media/rooms/{room_id}")
     return page
 

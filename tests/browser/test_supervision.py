@@ -1,13 +1,12 @@
 """A supervisor sees a red warning and the bid-rigging clue behind it, and closes the warning with a reason."""
-import pyotp
 import sqlalchemy as sa
 
 from core.accounts import Role
 from core.db import db
 from supervision.collusion_evidence import run_analysis
 from supervision.models import SupervisionWarning, WarningState
-from tests.factories import PASSWORD
 from tests.supervision.opened import BidSpec, fingerprint, open_section
+from tests.browser.sealing_pages import sign_in
 
 
 def test_a_supervisor_closes_a_red_warning_after_seeing_the_clue(app, factory, monkeypatch, new_page, release):
@@ -25,14 +24,7 @@ def test_a_supervisor_closes_a_red_warning_after_seeing_the_clue(app, factory, m
     release()
 
     page = new_page()
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/second-factor**")
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/workspace**")
+    sign_in(page, username, totp_secret=secret)
     page.click("header nav >> text=监督预警")
     row = page.locator(f"tr[data-warning='{warning_id}']")
     assert row.get_attribute("data-light") == "red"

@@ -3,14 +3,7 @@ from pathlib import Path
 
 from core.accounts import Role
 from core.validators import make_credit_code
-from tests.factories import PASSWORD
-
-
-def _login(page, username, password=PASSWORD):
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("main button[type=submit]")
+from tests.browser.sealing_pages import sign_in
 
 
 def test_a_bidder_registers_logs_in_and_downloads_the_documents(app, factory, new_page, tmp_path, release):
@@ -30,8 +23,7 @@ def test_a_bidder_registers_logs_in_and_downloads_the_documents(app, factory, ne
     page.click("main button[type=submit]")
     page.wait_for_url("**/workspace")
     page.click("form[action='/logout'] button")
-    _login(page, "browserbidder", "a-long-password-2")
-    page.wait_for_url("**/workspace")
+    sign_in(page, "browserbidder", "a-long-password-2")
     page.goto("/")
     page.click(f"text={project_name}")
     page.click(f"text={section_name}")
@@ -53,13 +45,13 @@ def test_the_agent_publishes_an_amendment_and_the_bidder_sees_the_notice(app, fa
     document_id = section.current_documents[0].id
     release()
     bidder_page = new_page()
-    _login(bidder_page, bidder_name)
+    sign_in(bidder_page, bidder_name)
     bidder_page.goto(f"/sections/{section_id}")
     with bidder_page.expect_download():
         bidder_page.click(f"[data-document='{document_id}']")
 
     agent_page = new_page()
-    _login(agent_page, agent_name)
+    sign_in(agent_page, agent_name)
     agent_page.goto(f"/sections/{section_id}")
     agent_page.click("text=发布澄清/修改")
     agent_page.fill("#f-title", "关于工期要求的修改")
