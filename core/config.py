@@ -86,3 +86,13 @@ class Settings:
 
 MONEY_QUANTUM = Decimal("0.01")
 DISPLAY_TIMEZONE = "Asia/Shanghai"
+
+
+def server_address() -> tuple[str, int]:
+    """Where ``make run`` serves (BIDHALL_HOST, BIDHALL_PORT), and what the demo's bidtool folders point at."""
+    return os.environ.get("BIDHALL_HOST", "127.0.0.1"), int(os.environ.get("BIDHALL_PORT", "5000"))
+
+
+def server_url() -> str:
+    host, port = server_address()
+    return f"http://{host}:{port}"

@@ -1,16 +1,14 @@
 """``make run``: serve the platform on the embedded defaults and say where to log in."""
 from __future__ import annotations
 
-import os
-
+from core.config import server_address
 from core.extensions import socketio
 
 
 def main() -> None:
     from wsgi import app
 
-    host = os.environ.get("BIDHALL_HOST", "127.0.0.1")
-    port = int(os.environ.get("BIDHALL_PORT", "5000"))
+    host, port = server_address()
     from demo.seed import DEMO_PASSWORD, login_table
 
     print(f"\nbidhall 电子招标投标交易平台: http://{host}:{port}/  (login: http://{host}:{port}/login)")

@@ -7,6 +7,7 @@ import pyotp
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from core.config import server_url
 from core.db import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -26,7 +27,7 @@ def seed_command() -> None:
     for line in login_table():
         click.echo("  " + line)
     click.echo("bidtool key folders of the demo holders (key password as above): instance/demo-keys/<user>, e.g.\n"
-               "  .venv/bin/bidtool --home instance/demo-keys/bidder1 login --server http://127.0.0.1:5000 "
+               f"  .venv/bin/bidtool --home instance/demo-keys/bidder1 login --server {server_url()} "
                "--username bidder1\n"
                "the supervisor opens a drawn expert list, sealed to its key until the evaluation starts, with\n"
                "  .venv/bin/bidtool --home instance/demo-keys/supervisor draw-list <draw id>  "

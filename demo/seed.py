@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from core import account_operations as accounts
 from core.accounts import Organisation, OrgKind, Role, User
 from core.clock import now, statutory
+from core.config import server_url
 from core.db import db
 from core.validators import make_credit_code
 from demo.documents import tender_documents_pdf
@@ -29,7 +30,7 @@ WORKS_CODE = "E3509020001202611001"
 GOODS_CODE = "E3509020001202611002"
 METHOD_WORKS = "works_comprehensive_benchmark"
 METHOD_GOODS = "gp_comprehensive_lowest_price_base"
-DEMO_SERVER = "http://127.0.0.1:5000"
+DEMO_SERVER = server_url()
 
 ORGANISATIONS = [
     # (key, kind, name, first 17 characters of the credit code, region)
