@@ -1,9 +1,14 @@
-"""Every state change of the online opening. Views and socket handlers call these and commit once."""
+"""Every state change of the online opening. Views and socket handlers call these and commit once (``decrypt``
+excepted: it commits in steps, so that no transaction is open while a bid is decrypted)."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -185,30 +190,64 @@ def _opened_path(decryption: BidDecryption) -> Path:
     return path / f"{decryption.bid_id}.zip"
 
 
-def _open_bid(decryption: BidDecryption, content_key: bytes) -> None:
-    """Decrypt with every check, compare with the receipt's digest, read the price form; atomic on disk."""
-    bid = decryption.bid
-    section = db.session.get(Section, bid.section_id)
-    target = _opened_path(decryption)
-    partial = target.with_suffix(".part")
-    source = Path(current_app.config["STORAGE_DIR"]) / bid.storage_key
-    try:
-        with open(source, "rb") as stream, open(partial, "wb") as out:
-            summary = envelope.open_envelope(stream, out, content_key,
-                                             expected_ids=bid_operations.bid_ids(section, bid.organisation_id),
-                                             bidder_signing_cert=bid.signer_certificate.x509)
-        if summary.ciphertext_digest.hex() != bid.ciphertext_digest:
-            raise envelope.DigestMismatch("the stored bid's digest differs from the one in its receipt")
-        manifest = read_manifest(partial)
-        form = validate_price_form([f.as_dict() for f in section.price_form], manifest.get("price_form") or {})
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, target)
+@dataclass(frozen=True)
+class _BidFile:
+    """What opening one stored bid needs, read from the database first so the file work can run with no
+    transaction open."""
+
+    source: Path
+    target: Path
+    expected_ids: envelope.BidIds
+    signer: x509ca.x509.Certificate
+    ciphertext_digest: str
+    price_form: list[dict]
+
+    @classmethod
+    def of(cls, decryption: BidDecryption) -> _BidFile:
+        bid = decryption.bid
+        section = db.session.get(Section, bid.section_id)
+        return cls(Path(current_app.config["STORAGE_DIR"]) / bid.storage_key, _opened_path(decryption),
+                   bid_operations.bid_ids(section, bid.organisation_id), bid.signer_certificate.x509,
+                   bid.ciphertext_digest, [f.as_dict() for f in section.price_form])
+
+    def open(self, content_key: bytes) -> tuple[dict, dict]:
+        """Decrypt with every check, compare with the receipt's digest, read the price form; atomic on disk.
+        Returns the validated price form and the manifest's modules and fingerprint."""
+        partial = self.target.with_suffix(".part")
+        try:
+            with open(self.source, "rb") as stream, open(partial, "wb") as out:
+                summary = envelope.open_envelope(stream, out, content_key, expected_ids=self.expected_ids,
+                                                 bidder_signing_cert=self.signer)
+            if summary.ciphertext_digest.hex() != self.ciphertext_digest:
+                raise envelope.DigestMismatch("the stored bid's digest differs from the one in its receipt")
+            manifest = read_manifest(partial)
+            form = validate_price_form(self.price_form, manifest.get("price_form") or {})
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, self.target)
+        return form, {k: manifest[k] for k in ("modules", "fingerprint")}
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One opening of this bid at a time, across threads and processes."""
+        with open(self.target.with_suffix(".lock"), "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
+
+
+def _record_opened(decryption: BidDecryption, bid_file: _BidFile, form: dict, manifest: dict) -> None:
     decryption.price_form = canonical_json(form).decode()
-    decryption.manifest = canonical_json({k: manifest[k] for k in ("modules", "fingerprint")}).decode()
-    decryption.plaintext_key = str(target.relative_to(current_app.config["STORAGE_DIR"]))
+    decryption.manifest = canonical_json(manifest).decode()
+    decryption.plaintext_key = str(bid_file.target.relative_to(current_app.config["STORAGE_DIR"]))
     decryption.state, decryption.decrypted_at = DecryptionState.DECRYPTED, _now()
+
+
+def _open_bid(decryption: BidDecryption, content_key: bytes) -> None:
+    """Open the bid inside the caller's transaction (the escrow path: a few officers, once per failed bid)."""
+    bid_file = _BidFile.of(decryption)
+    form, manifest = bid_file.open(content_key)
+    _record_opened(decryption, bid_file, form, manifest)
 
 
 def _require_window(opening: Opening) -> None:
@@ -220,38 +259,62 @@ def _require_window(opening: Opening) -> None:
                              f"closed)", code="window_closed")
 
 
-def decrypt(decryption: BidDecryption, user: User, content_key_b64: str, ip: str | None) -> BidDecryption:
-    """The bidder hands over the content key it unwrapped on its side; the platform opens the bid."""
-    opening = db.session.get(Opening, decryption.opening_id)
-    if not decryption.bid.is_owned_by(user):
-        raise Forbidden("只能解密本单位的投标文件 (you can decrypt only your own bid)")
-    _require_window(opening)
+def _require_decryptable(decryption: BidDecryption) -> None:
     if decryption.state is DecryptionState.DECRYPTED:
         raise OpeningRefused("该投标文件已解密 (this bid is already decrypted)", code="already_decrypted")
     if decryption.state is DecryptionState.FAILED:
         raise OpeningRefused("该投标文件解密失败待主持人认定；认定重试后方可再次解密 (failed: waiting for the host's "
                              "ruling)", code="awaiting_ruling")
+
+
+def decrypt(decryption: BidDecryption, user: User, content_key_b64: str, ip: str | None) -> BidDecryption:
+    """The bidder hands over the content key it unwrapped on its side; the platform opens the bid.
+
+    Commits by itself, in steps (see the comment below); the caller's own commit afterwards finds nothing left."""
+    opening = db.session.get(Opening, decryption.opening_id)
+    if not decryption.bid.is_owned_by(user):
+        raise Forbidden("只能解密本单位的投标文件 (you can decrypt only your own bid)")
+    _require_window(opening)
+    _require_decryptable(decryption)
     try:
         key = base64.b64decode(content_key_b64, validate=True)
     except ValueError:
         raise ValidationError("密钥应为 base64 (the key must be base64)", field="content_key") from None
     if len(key) != 32:
         raise ValidationError("密钥长度应为32字节 (the content key has 32 bytes)", field="content_key")
-    decryption.attempts += 1
-    decryption.decryption_ip = ip
-    try:
-        _open_bid(decryption, key)
-    except envelope.WrongKey as exc:
-        audit.record("opening.decryption_refused", decryption, actor=user, reason="wrong_key")
+    # The bid is decrypted with no transaction open (on SQLite a transaction holds the database's one write
+    # lock, and every other bidder in the hall would wait out this decryption); a lock on the bid keeps one
+    # opening of it at a time, and the outcome is recorded, and committed, in a short transaction of its own.
+    bid_file, decryption_id, opening_id = _BidFile.of(decryption), decryption.id, opening.id
+    db.session.commit()
+    with bid_file.locked():
+        decryption = db.session.get(BidDecryption, decryption_id, populate_existing=True)
+        _require_decryptable(decryption)
         db.session.commit()
-        raise OpeningRefused(f"密钥与该投标文件不符 (the key does not open this bid): {exc}", code="wrong_key",
-                             status=422) from None
-    except (envelope.EnvelopeError, PackageError, PriceFormInvalid) as exc:
-        decryption.state, decryption.fault, decryption.last_error = DecryptionState.FAILED, Fault.UNKNOWN, str(exc)
-        audit.record("opening.decryption_failed", decryption, actor=user, error=str(exc)[:500])
-        return decryption
-    audit.record("opening.decrypted", decryption, actor=user, bid_id=decryption.bid_id, escrow=False)
-    _contribute_k_entropy(opening, decryption)
+        try:
+            outcome = bid_file.open(key)
+        except envelope.WrongKey as exc:
+            outcome = exc
+        except (envelope.EnvelopeError, PackageError, PriceFormInvalid) as exc:
+            outcome = exc
+        opening = db.session.get(Opening, opening_id, with_for_update=True, populate_existing=True)
+        decryption = db.session.get(BidDecryption, decryption_id, populate_existing=True)
+        decryption.attempts += 1
+        decryption.decryption_ip = ip
+        if isinstance(outcome, envelope.WrongKey):
+            audit.record("opening.decryption_refused", decryption, actor=user, reason="wrong_key")
+            db.session.commit()
+            raise OpeningRefused(f"密钥与该投标文件不符 (the key does not open this bid): {outcome}",
+                                 code="wrong_key", status=422)
+        if isinstance(outcome, Exception):
+            decryption.state, decryption.fault = DecryptionState.FAILED, Fault.UNKNOWN
+            decryption.last_error = str(outcome)
+            audit.record("opening.decryption_failed", decryption, actor=user, error=str(outcome)[:500])
+        else:
+            _record_opened(decryption, bid_file, *outcome)
+            audit.record("opening.decrypted", decryption, actor=user, bid_id=decryption.bid_id, escrow=False)
+            _contribute_k_entropy(opening, decryption)
+        db.session.commit()
     return decryption
 
 

@@ -164,3 +164,36 @@ def test_only_bidders_with_a_bid_sign_in(client, world, factory, monkeypatch):
     assert agent_sign_in.status_code == 403
 
 
+
+
+def test_decryptions_at_the_same_moment_each_open_once_and_all_count(client, world, monkeypatch, live_server, release):
+    """Bids are decrypted with no transaction open, so decryptions overlap; the bid's lock still opens each bid
+    once, and every opened price form reaches K's entropy (no update lost between two decryptions)."""
+    import requests
+    from concurrent.futures import ThreadPoolExecutor
+
+    section_id = world.section.id
+    at_deadline(monkeypatch, world.section)
+    a, b, _c = world.bidders
+    for party in (a, b):
+        assert sign_in(client, section_id, party)[0].status_code == 200
+    assert client.post(f"/api/v1/sections/{section_id}/opening/start", headers=world.agent_headers).status_code == 200
+    calls = [(a, content_key(a)), (a, content_key(a)), (b, content_key(b))]
+    opening_id = db.session.scalar(sa.select(Opening.id).where(Opening.section_id == section_id))
+    release()
+
+    def send(call):
+        party, key = call
+        return party.bid_id, requests.post(f"{live_server}/api/v1/bids/{party.bid_id}/decrypt",
+                                           json={"content_key": key}, headers=party.holder.headers, timeout=60)
+
+    with ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(send, calls))
+    of_a = sorted(r.status_code for bid, r in replies if bid == a.bid_id)
+    assert of_a == [200, 409], [r.json() for _bid, r in replies]
+    assert next(r for bid, r in replies if bid == a.bid_id and r.status_code == 409).json()["error"]["code"] == \
+        "already_decrypted"
+    assert next(r for bid, r in replies if bid == b.bid_id).json()["state"] == "decrypted"
+    opening = db.session.get(Opening, opening_id)
+    contributors = [e["contributor"] for e in json.loads(opening.k_contributions)]
+    assert sorted(contributors) == sorted([f"bid:{a.bid_id}", f"bid:{b.bid_id}"])
