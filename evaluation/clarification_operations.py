@@ -76,10 +76,15 @@ def ask(evaluation: Evaluation, user: User, bidder_id: int, question: str, minut
     return item
 
 
-def answer_payload(item: EvaluationClarification, answer: str) -> dict:
-    return {"type": ANSWER_TYPE, "clarification": item.id, "evaluation": item.evaluation_id,
-            "bidder": item.bidder.organisation.credit_code,
-            "question_sha256": hashlib.sha256(item.question.encode()).hexdigest(), "answer": answer}
+def answer_payload(item: EvaluationClarification, answer: str, accept: bool | None = None) -> dict:
+    """The document the bidder signs. A clarification stating an arithmetic correction (evaluation.
+    price_corrections) also carries the bidder's choice: ``accept`` true or false."""
+    payload = {"type": ANSWER_TYPE, "clarification": item.id, "evaluation": item.evaluation_id,
+               "bidder": item.bidder.organisation.credit_code,
+               "question_sha256": hashlib.sha256(item.question.encode()).hexdigest(), "answer": answer}
+    if accept is not None:
+        payload["accept"] = accept
+    return payload
 
 
 def answer(item: EvaluationClarification, user: User, document: dict, certificate_pem: str
@@ -89,9 +94,12 @@ def answer(item: EvaluationClarification, user: User, document: dict, certificat
         raise Forbidden("只能答复本单位收到的澄清 (only your organisation's clarifications)")
     if item.answered_at is not None:
         raise CommitteeRefused("该澄清已答复 (already answered)", code="already_answered")
+    from evaluation import price_corrections
+
     if now() > item.deadline or item.evaluation.is_closed:
         audit.record("evaluation.clarification_late", item.evaluation, actor=user, clarification_id=item.id,
                      deadline=item.deadline.isoformat())
+        price_corrections.expire_overdue(item.evaluation, user)
         db.session.commit()  # the refused attempt is part of the record
         raise CommitteeRefused(f"答复时限已于 {format_local(item.deadline)} 截止，答复不予接受 (the deadline has passed: "
                                "the answer is refused)", code="clarification_closed", field="answer")
@@ -99,7 +107,14 @@ def answer(item: EvaluationClarification, user: User, document: dict, certificat
     text = str((payload or {}).get("answer") or "").strip()
     if not text:
         raise ValidationError("请填写答复内容 (the answer is required)", field="answer")
-    if payload != answer_payload(item, text):
+    correction = price_corrections.correction_for(item)
+    accept = None
+    if correction is not None:
+        accept = (payload or {}).get("accept")
+        if not isinstance(accept, bool):
+            raise ValidationError("请选择接受或不接受算术修正 (say whether you accept the arithmetic correction)",
+                                  field="accept")
+    if payload != answer_payload(item, text, accept):
         raise ValidationError("签名的答复不是针对本次澄清的 (the signed answer is not for this clarification)",
                               field="document")
     try:
@@ -117,7 +132,10 @@ def answer(item: EvaluationClarification, user: User, document: dict, certificat
     item.certificate_fingerprint = certificate_fingerprint(certificate)
     item.answer_document = canonical_json({k: document[k] for k in ("payload", "signature")}).decode()
     audit.record("evaluation.clarification_answered", item.evaluation, actor=user, clarification_id=item.id,
-                 answer=item.answer, certificate=item.certificate_fingerprint)
+                 answer=item.answer, certificate=item.certificate_fingerprint,
+                 **({} if accept is None else {"accept": accept}))
+    if correction is not None:
+        price_corrections.answered(correction, user, accept)
     return item
 
 

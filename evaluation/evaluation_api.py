@@ -18,6 +18,7 @@ from core.permissions import agents_only, bidders_only, roles, signed_in
 from evaluation import chair_election, media_roster
 from evaluation import clarification_operations as clarifications
 from evaluation import committee as committee_ops
+from evaluation import price_corrections as corrections
 from evaluation import ranking_operations as ranking
 from evaluation import report as reports
 from evaluation import review_operations as review
@@ -227,10 +228,7 @@ def flag_json(flag) -> dict:
 def score_api(evaluation_id: int):
     evaluation = get_evaluation(evaluation_id)
     body = json_body()
-    try:
-        bidder_id = int(body.get("bidder_id"))
-    except (TypeError, ValueError):
-        raise ValidationError("请指明投标人 (bidder_id is required)", field="bidder_id") from None
+    bidder_id = _bidder_id(body)
     entry, flags = scoring.enter_score(evaluation, current_user, bidder_id, str(body.get("item_id", "")),
                                        body.get("value"), str(body.get("comment") or ""))
     return _done(evaluation, {"bidder_id": entry.bidder_id, "item_id": entry.item_id, "value": str(entry.value),
@@ -278,20 +276,50 @@ def close_scoring_api(evaluation_id: int):
 def ask_clarification_api(evaluation_id: int):
     evaluation = get_evaluation(evaluation_id)
     body = json_body()
-    try:
-        bidder_id = int(body.get("bidder_id"))
-    except (TypeError, ValueError):
-        raise ValidationError("请选择投标人 (choose a bidder)", field="bidder_id") from None
+    bidder_id = _bidder_id(body)
     item = clarifications.ask(evaluation, current_user, bidder_id, str(body.get("question") or ""),
                               body.get("minutes"))
     return _done(evaluation, {"id": item.id, "number": item.number, "deadline": item.deadline.isoformat()}, 201)
 
 
+@registry.route("/evaluations/<int:evaluation_id>/price-corrections", "POST", tag=TAG,
+                summary="The chair corrects an arithmetic error in a bid price; the bidder is asked to accept it",
+                request_schema={"type": "object", "required": ["bidder_id", "corrected_price", "reason", "minutes"],
+                                "properties": {"bidder_id": {"type": "integer"},
+                                               "corrected_price": {"type": ["string", "number"]},
+                                               "reason": {"type": "string"}, "minutes": {"type": "integer"}}})
+@committee_only
+def propose_price_correction_api(evaluation_id: int):
+    evaluation = get_evaluation(evaluation_id)
+    body = json_body()
+    bidder_id = _bidder_id(body)
+    correction = corrections.propose(evaluation, current_user, bidder_id, body.get("corrected_price", ""),
+                                     str(body.get("reason") or ""), body.get("minutes"))
+    return _done(evaluation, correction_json(correction), 201)
+
+
+def _bidder_id(body: dict) -> int:
+    try:
+        return int(body.get("bidder_id"))
+    except (TypeError, ValueError):
+        raise ValidationError("请选择投标人 (choose a bidder)", field="bidder_id") from None
+
+
+def correction_json(correction) -> dict:
+    return {"id": correction.id, "clarification_id": correction.clarification_id, "bidder_id": correction.bidder_id,
+            "read_out_price": str(correction.read_out_price), "corrected_price": str(correction.corrected_price),
+            "reason": correction.reason, "state": correction.state.value, "state_label": correction.state_label,
+            "deadline": correction.clarification.deadline.isoformat()}
+
+
 def clarification_json(item: EvaluationClarification) -> dict:
+    """A correction's clarification also names the correction; its signed answer adds ``accept`` to the payload."""
+    correction = corrections.correction_for(item)
     return {"id": item.id, "number": item.number, "section": item.evaluation.section.name,
             "question": item.question, "asked_at": item.asked_at.isoformat(), "deadline": item.deadline.isoformat(),
             "answer": item.answer, "answered_at": item.answered_at.isoformat() if item.answered_at else None,
-            "payload": clarifications.answer_payload(item, "")}
+            "payload": clarifications.answer_payload(item, ""),
+            "price_correction": correction_json(correction) if correction else None}
 
 
 @registry.route("/evaluation-clarifications", summary="Clarifications my organisation was asked", tag=TAG)

@@ -19,8 +19,10 @@ from core.db import db
 from core.errors import RuleViolation, ValidationError
 from evaluation.evaluation_models import (
     CommitteeMember,
+    CorrectionState,
     EvaluatedBid,
     Evaluation,
+    PriceCorrection,
     ScoreEntry,
     StageOutcome,
 )
@@ -93,18 +95,28 @@ def section_facts(evaluation: Evaluation) -> SectionFacts:
     return SectionFacts(ceiling_price=evaluation.section.ceiling_price, k_coefficient=opening.k_coefficient)
 
 
-def bidder_facts(bid: EvaluatedBid) -> BidderFacts:
-    """The bidder's facts; the credit facts are computed from the credit records (信用), never typed."""
+def bidder_facts(bid: EvaluatedBid, corrected_price: Decimal | None = None) -> BidderFacts:
+    """The bidder's facts; the credit facts are computed from the credit records (信用), never typed.
+    ``corrected_price``: the price of the arithmetic correction the bidder accepted, if any."""
     from supervision.credit import is_on_dishonest_list
 
     facts = dict(bid.facts_dict)
     facts["not_dishonest_entity"] = not is_on_dishonest_list(bid.organisation)
     return BidderFacts(bidder_id=bid.organisation.credit_code, price=bid.price, small_enterprise=bid.small_enterprise,
-                       price_form=bid.price_form_dict, facts=facts)
+                       corrected_price=corrected_price, price_form=bid.price_form_dict, facts=facts)
+
+
+def corrected_prices(evaluation: Evaluation) -> dict[int, Decimal]:
+    """Bidder id → the price after the arithmetic corrections the bidder accepted (the latest one counts)."""
+    rows = db.session.execute(sa.select(PriceCorrection.bidder_id, PriceCorrection.corrected_price).where(
+        PriceCorrection.evaluation_id == evaluation.id, PriceCorrection.state == CorrectionState.ACCEPTED)
+        .order_by(PriceCorrection.id)).all()
+    return {bidder_id: price for bidder_id, price in rows}
 
 
 def all_bidder_facts(evaluation: Evaluation) -> list[BidderFacts]:
-    return [bidder_facts(b) for b in evaluation.bidders]
+    corrected = corrected_prices(evaluation)
+    return [bidder_facts(b, corrected.get(b.id)) for b in evaluation.bidders]
 
 
 def passing_positions(evaluation: Evaluation) -> tuple[int, ...]:

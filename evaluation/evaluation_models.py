@@ -325,3 +325,48 @@ from evaluation.record_models import (  # noqa: E402,F401
     ScoreFlag,
     SignatureDecision,
 )
+
+
+class CorrectionState(enum.Enum):
+    PROPOSED = "proposed"    # sent to the bidder as a clarification; awaiting its signed answer
+    ACCEPTED = "accepted"    # the bidder confirmed in writing: the corrected price binds it
+    REFUSED = "refused"      # the bidder did not accept: the bid is rejected
+    EXPIRED = "expired"      # the clarification's deadline passed unanswered: counts as refused
+
+
+CORRECTION_STATES = StateMachine(
+    "算术修正",
+    {CorrectionState.PROPOSED: {CorrectionState.ACCEPTED, CorrectionState.REFUSED, CorrectionState.EXPIRED}},
+    {CorrectionState.PROPOSED: "待投标人确认", CorrectionState.ACCEPTED: "投标人已接受",
+     CorrectionState.REFUSED: "投标人不接受", CorrectionState.EXPIRED: "逾期未答复（视为不接受）"},
+)
+
+
+class PriceCorrection(IdMixin, Base):
+    """算术修正: the chair corrects an arithmetic error in a bid's price; the bidder accepts or refuses it in its
+    signed answer to the clarification that states the correction. ``read_out_price`` is the price corrected (the
+    read-out price, or the price an earlier accepted correction set)."""
+
+    __tablename__ = "price_corrections"
+
+    evaluation_id: Mapped[int] = mapped_column(sa.ForeignKey("evaluations.id"), index=True)
+    bidder_id: Mapped[int] = mapped_column(sa.ForeignKey("evaluated_bids.id"), index=True)
+    clarification_id: Mapped[int] = mapped_column(sa.ForeignKey("evaluation_clarifications.id"), unique=True)
+    read_out_price: Mapped[Decimal]
+    corrected_price: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[CorrectionState] = enum_column(CorrectionState, default=CorrectionState.PROPOSED)
+    proposed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    bidder: Mapped[EvaluatedBid] = relationship()
+    clarification: Mapped[EvaluationClarification] = relationship()
+
+    @property
+    def state_label(self) -> str:
+        return CORRECTION_STATES.labels[self.state]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is CorrectionState.PROPOSED

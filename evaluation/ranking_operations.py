@@ -95,8 +95,11 @@ def close_scoring(evaluation: Evaluation, user: User) -> Evaluation:
     """汇总: the chair closes the scoring once every member submitted the sheet and answered every flag."""
     from evaluation.score_operations import open_flags, require_scoring
 
+    from evaluation.price_corrections import require_settled
+
     require_scoring(evaluation)
     require_chair(evaluation, user)
+    require_settled(evaluation, user)
     waiting = [m for m in evaluation.active_members if m.scores_submitted_at is None]
     if waiting:
         raise CommitteeRefused(f"还有{len(waiting)}名成员未提交评分表 (members have not submitted their sheets)",

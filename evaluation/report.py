@@ -138,7 +138,8 @@ def _review(story, data, s) -> None:
     rows = [["投标人", "阶段", "评审项", "判定", "理由"]]
     for bidder in review["rejected"]:
         for r in bidder["reasons"]:
-            how = "依据投标数据计算" if r["computed"] else f"评委{'、'.join(map(str, r['members']))}认为不通过"
+            how = ("依据投标数据计算" if r["computed"] else f"评委{'、'.join(map(str, r['members']))}认为不通过"
+                   if r["members"] else "投标人书面答复")
             rows.append([bidder["name"], bidder["stage"], r["label"], how, "；".join(r["reasons"]) or "不符合要求"])
     story.append(_grid(rows, [34 * mm, 22 * mm, 40 * mm, 32 * mm, 52 * mm], wrap=(0, 2, 3, 4)) if len(rows) > 1
                  else Paragraph("无被否决的投标。", s["body"]))
@@ -204,6 +205,12 @@ def _price(story, data, s) -> None:
         [r["name"], r["bid_price"], r["reviewed_price"], r["evaluated_price"], r["deduction_rate"] or "—",
          {True: "是", False: "否", None: "—"}[r["in_average"]], r["deviation_percent"] or "—", r["score"] or "—"]
         for r in price["rows"]], [40 * mm, 22 * mm, 22 * mm, 24 * mm, 14 * mm, 14 * mm, 20 * mm, 18 * mm], wrap=(0,)))
+    corrections = data.get("price_corrections") or []
+    story.append(Paragraph("算术修正：" + ("" if corrections else "无"), s["body"]))
+    if corrections:
+        story.append(_grid([["投标人", "修正前报价", "修正后报价", "修正理由", "澄清序号", "投标人答复"]] + [
+            [c["name"], c["read_out_price"], c["corrected_price"], c["reason"], c["clarification"], c["answer"]]
+            for c in corrections], [38 * mm, 24 * mm, 24 * mm, 50 * mm, 14 * mm, 30 * mm], wrap=(0, 3, 5)))
 
 
 def _ranking(story, data, s) -> None:

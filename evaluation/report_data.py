@@ -27,6 +27,7 @@ from evaluation.evaluation_models import (
     EvaluationClarification,
     MemberKind,
     MemberStatus,
+    PriceCorrection,
     ScoreEntry,
     ScoreFlag,
     StageOutcome,
@@ -71,6 +72,7 @@ def build_report_data(evaluation: Evaluation) -> dict:
         "ranking": json.loads(evaluation.result or "{}"),
         "tie_draws": [{"commitment": r["commitment"], "seed": r["seed"], "tied": r["eligible"],
                        "order": r["result"]["order"]} for r in json.loads(evaluation.tie_draws or "[]")],
+        "price_corrections": price_corrections(evaluation),
         "clarifications": clarification_minutes(evaluation),
         "outliers": outlier_log(evaluation),
     }
@@ -116,10 +118,32 @@ def review_outcomes(evaluation: Evaluation) -> dict:
             "compliant": [{"bidder": b.organisation.credit_code, "name": b.name} for b in evaluation.bidders
                           if b.failed_stage is None],
             "rejected": [{"bidder": b.organisation.credit_code, "name": b.name, "stage": b.failed_stage,
-                          "reasons": [f for s in stages for f in s["failed"] if f["bidder"] == b.organisation.credit_code]}
+                          "reasons": [f for s in stages for f in s["failed"] if f["bidder"] == b.organisation.credit_code]
+                          or _correction_reasons(b)}
                          for b in evaluation.bidders if b.failed_stage is not None],
             "not_evaluated": [{"name": r["bidder"], "outcome": r["outcome"]} for r in not_opened],
             "opened": sorted(opened)}
+
+
+def _correction_reasons(bidder) -> list[dict]:
+    """A bid rejected because its bidder did not accept the arithmetic correction (evaluation.price_corrections)."""
+    from evaluation.price_corrections import REJECTED_STAGE, REJECTION_REASON
+
+    if bidder.failed_stage != REJECTED_STAGE:
+        return []
+    return [{"bidder": bidder.organisation.credit_code, "name": bidder.name, "item": REJECTED_STAGE,
+             "label": "算术修正", "computed": False, "members": [], "reasons": [REJECTION_REASON]}]
+
+
+def price_corrections(evaluation: Evaluation) -> list[dict]:
+    """Each arithmetic correction: the bidder, the price corrected, the corrected price, why, and the answer."""
+    rows = db.session.scalars(sa.select(PriceCorrection).where(PriceCorrection.evaluation_id == evaluation.id)
+                              .order_by(PriceCorrection.id)).all()
+    return [{"bidder": c.bidder.organisation.credit_code, "name": c.bidder.name,
+             "read_out_price": _money(c.read_out_price), "corrected_price": _money(c.corrected_price),
+             "reason": c.reason, "clarification": c.clarification.number, "state": c.state.value,
+             "answer": c.state_label, "answer_text": c.clarification.answer, "proposed_at": _dt(c.proposed_at),
+             "decided_at": _dt(c.decided_at)} for c in rows]
 
 
 def criteria(method: Method) -> dict:

@@ -175,8 +175,11 @@ def submit_stage(evaluation: Evaluation, user: User) -> StageSubmission:
 
 def decide_current_stage(evaluation: Evaluation, user: User) -> StageOutcome:
     """The chair closes the stage once every member finished it; the scoring core decides by majority."""
+    from evaluation.price_corrections import require_settled
+
     stage = _require_review(evaluation)
     require_chair(evaluation, user)
+    require_settled(evaluation, user)  # a price correction is answered (or expired) before any decision
     members = evaluation.active_members
     if voted_items(stage) and entered(evaluation):
         waiting = [m for m in members if m.id not in submitted(evaluation, stage.id)]

@@ -30,6 +30,7 @@ from core.permissions import agents_only, signed_in
 from evaluation import clarification_operations as clarifications
 from evaluation import committee as committee_ops
 from evaluation import modules as review_modules
+from evaluation import price_corrections
 from evaluation import review_operations as review
 from evaluation.evaluation_data import method_of, required_facts
 from evaluation.evaluation_models import CommitteeMember, Evaluation
@@ -82,6 +83,7 @@ def evaluations():
         opened = {e.section_id for e in rows}
         sections = [s for s in sections if s.id not in opened]
     return render_template("evaluation/evaluations.html", evaluations=rows, sections=sections, asked=asked,
+                           corrections=price_corrections.by_clarification([c.id for c in asked]),
                            answer_payload=clarifications.answer_payload)
 
 

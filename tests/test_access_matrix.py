@@ -83,6 +83,7 @@ MATRIX = {
     "api.declaration_api": {E, T}, "api.chair_vote_api": {E, T}, "api.votes_api": {E, T}, "api.submit_stage_api": {E, T},
     "api.decide_stage_api": {E, T}, "api.score_api": {E, T}, "api.confirm_flag_api": {E, T},
     "api.submit_sheet_api": {E, T}, "api.close_scoring_api": {E, T}, "api.ask_clarification_api": {E, T},
+    "api.propose_price_correction_api": {E, T},
     "api.my_clarifications_api": {B}, "api.answer_clarification_api": {B}, "api.sign_report_api": {E, T},
     "api.generate_report_api": {A}, "api.publish_report_api": {A}, "api.check_method_api": {A, AD},
     # supervision: warnings, clues (supervisors only), credit, charts, archive; after the report

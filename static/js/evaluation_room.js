@@ -145,7 +145,20 @@ function drawClarifications() {
     }}, el("select", {name: "bidder", "aria-label": T.bidder}, ...state.bidders.map((b) => el("option", {value: b.id}, b.name))),
     el("input", {name: "question", required: true, placeholder: T.question, "aria-label": T.question}),
     el("input", {name: "minutes", type: "number", value: 30, min: 5, "aria-label": T.minutes}),
-    el("button", {type: "submit"}, T.ask)) : null);
+    el("button", {type: "submit"}, T.ask)) : null,
+    // 算术修正: sent to the bidder as a clarification stating it; the bidder accepts or refuses it, signed
+    chair ? el("form", {className: "inline", dataset: {role: "price-correction"}, onsubmit: async (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      await act("POST", "/price-corrections", {bidder_id: Number(f.bidder.value), corrected_price: f.corrected_price.value,
+        reason: f.reason.value, minutes: Number(f.minutes.value)});
+      event.target.reset();
+    }}, el("select", {name: "bidder", "aria-label": T.bidder},
+      ...state.bidders.filter((b) => !b.failed_stage).map((b) => el("option", {value: b.id}, b.name))),
+    el("input", {name: "corrected_price", required: true, inputmode: "decimal", placeholder: T.corrected_price, "aria-label": T.corrected_price}),
+    el("input", {name: "reason", required: true, placeholder: T.correction_reason, "aria-label": T.correction_reason}),
+    el("input", {name: "minutes", type: "number", value: 30, min: 5, "aria-label": T.minutes}),
+    el("button", {type: "submit"}, T.correct)) : null);
 }
 
 function drawWork() {
