@@ -36,6 +36,10 @@ from trading.operations import parse_money
 #: What ``EvaluatedBid.failed_stage`` says of a bid rejected because its bidder did not accept the correction.
 REJECTED_STAGE = "price_correction"
 REJECTION_REASON = "不接受算术修正 (did not accept the arithmetic correction)"
+#: A bid whose corrected price is above the ceiling is rejected as one read out above it would be (实施条例第51条(五)).
+ABOVE_CEILING_STAGE = "corrected_above_ceiling"
+ABOVE_CEILING_REASON = "算术修正后的投标报价超过最高投标限价 (the corrected price is above the ceiling price)"
+REJECTIONS = {REJECTED_STAGE: REJECTION_REASON, ABOVE_CEILING_STAGE: ABOVE_CEILING_REASON}
 
 
 def _yuan(value: Decimal) -> str:
@@ -116,11 +120,18 @@ def answered(correction: PriceCorrection, user: User, accept: bool) -> PriceCorr
     target = CorrectionState.ACCEPTED if accept else CorrectionState.REFUSED
     CORRECTION_STATES.check(correction.state, target)
     correction.state, correction.decided_at = target, now()
-    rejected = False if accept else _reject(correction)
+    ceiling = correction.bidder.evaluation.section.ceiling_price
+    if not accept:
+        stage = REJECTED_STAGE
+    elif ceiling is not None and correction.corrected_price > ceiling:
+        stage = ABOVE_CEILING_STAGE
+    else:
+        stage = None
+    rejected = stage is not None and _reject(correction, stage)
     audit.record(f"evaluation.price_correction_{target.value}", correction.bidder.evaluation, actor=user,
                  correction_id=correction.id, clarification_id=correction.clarification_id,
                  bidder=correction.bidder.organisation.credit_code, corrected_price=_yuan(correction.corrected_price),
-                 bid_rejected=rejected, reason=None if accept else REJECTION_REASON)
+                 bid_rejected=rejected, reason=REJECTIONS.get(stage))
     return correction
 
 
@@ -150,10 +161,10 @@ def require_settled(evaluation: Evaluation, user: User) -> None:
                                code="correction_open")
 
 
-def _reject(correction: PriceCorrection) -> bool:
+def _reject(correction: PriceCorrection, stage: str = REJECTED_STAGE) -> bool:
     """Remove the bid from the evaluation as a failed stage does; a bid already rejected keeps its stage."""
     bidder = correction.bidder
     if bidder.failed_stage is not None:
         return False
-    bidder.failed_stage = REJECTED_STAGE
+    bidder.failed_stage = stage
     return True

@@ -126,13 +126,14 @@ def review_outcomes(evaluation: Evaluation) -> dict:
 
 
 def _correction_reasons(bidder) -> list[dict]:
-    """A bid rejected because its bidder did not accept the arithmetic correction (evaluation.price_corrections)."""
-    from evaluation.price_corrections import REJECTED_STAGE, REJECTION_REASON
+    """A bid rejected over an arithmetic correction: not accepted, or above the ceiling once corrected
+    (evaluation.price_corrections)."""
+    from evaluation.price_corrections import REJECTIONS
 
-    if bidder.failed_stage != REJECTED_STAGE:
+    if bidder.failed_stage not in REJECTIONS:
         return []
-    return [{"bidder": bidder.organisation.credit_code, "name": bidder.name, "item": REJECTED_STAGE,
-             "label": "算术修正", "computed": False, "members": [], "reasons": [REJECTION_REASON]}]
+    return [{"bidder": bidder.organisation.credit_code, "name": bidder.name, "item": bidder.failed_stage,
+             "label": "算术修正", "computed": False, "members": [], "reasons": [REJECTIONS[bidder.failed_stage]]}]
 
 
 def price_corrections(evaluation: Evaluation) -> list[dict]:

@@ -113,8 +113,8 @@ def compute_scores(method: Method, bidders: Sequence[BidderFacts], section: Sect
     """Compute objective items, evaluated prices and price scores for the ``passing`` bidders."""
     passing = tuple(passing)
     for b in passing:
-        if section.ceiling_price is not None and bidders[b].price > section.ceiling_price:
-            raise ValueError(f"bidder {bidders[b].bidder_id} bids {bidders[b].price}, above the "
+        if section.ceiling_price is not None and bidders[b].reviewed_price > section.ceiling_price:
+            raise ValueError(f"bidder {bidders[b].bidder_id} bids {bidders[b].reviewed_price}, above the "
                              f"ceiling {section.ceiling_price}; compliance review must reject it")
     scores = np.full((len(bidders), len(method.items)), np.nan, dtype=np.float64)
     for i, item in enumerate(method.items):

@@ -51,7 +51,8 @@ class SectionFacts:
 
 
 def _price_within_ceiling(bidder: BidderFacts, section: SectionFacts) -> bool:
-    return section.ceiling_price is None or bidder.price <= section.ceiling_price
+    """The price after any accepted arithmetic correction is the one held against the ceiling."""
+    return section.ceiling_price is None or bidder.reviewed_price <= section.ceiling_price
 
 
 # Pass/fail checks the platform decides itself. A bid above the ceiling price or budget is rejected

@@ -181,3 +181,22 @@ def test_the_deadline_passing_unnoticed_is_settled_when_the_chair_decides(app, f
     view = eh.state(world, chair)
     assert next(b for b in view["bidders"] if b["id"] == bidder_id)["failed_stage"] == REJECTED_STAGE
     assert str(bidder_id) not in view["computed"]
+
+
+def test_an_accepted_correction_above_the_ceiling_rejects_the_bid(app, factory):
+    """The ceiling (最高投标限价, 9,000,000 here) holds the corrected price as it holds a read-out one
+    (实施条例第51条(五)): the bidder accepts, and the bid leaves the scoring with that reason."""
+    from evaluation.price_corrections import ABOVE_CEILING_REASON, ABOVE_CEILING_STAGE
+
+    world, seats, chair = eh.to_scoring(app, factory, prices=PRICES, **GP)
+    target = world.bidders[2]
+    bidder_id = _bidder_id(world, chair, target)
+    assert _propose(world, chair, bidder_id, "9100000.00", "单价乘以工程量计算有误，漏计一位").status_code == 201
+    _, _, accepted = _answer(app, factory, target, True, "我单位接受上述算术修正。")
+    assert accepted.status_code == 200, accepted.get_json()
+    bidders = {b["id"]: b for b in eh.state(world, chair)["bidders"]}
+    assert bidders[bidder_id]["failed_stage"] == ABOVE_CEILING_STAGE
+    assert str(bidder_id) not in eh.state(world, chair)["computed"]
+    event = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "evaluation.price_correction_accepted")).one()
+    assert json.loads(event.data)["reason"] == ABOVE_CEILING_REASON and json.loads(event.data)["bid_rejected"]
