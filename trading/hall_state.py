@@ -96,9 +96,13 @@ def room_bidders(section_id: int) -> str:
     return f"hall:{section_id}:bidders"
 
 
-def broadcast(opening: Opening) -> None:
+def broadcast(opening: Opening, *, changed_for: int | None = None) -> None:
     """Push the new state: the whole hall to staff; before the read-out each bidder gets only its own bid
-    (computed from one load of the hall, not one query set per bidder); afterwards every bidder gets it all."""
+    (computed from one load of the hall, not one query set per bidder); afterwards every bidder gets it all.
+
+    ``changed_for``: the organisation whose own bid or sign-in alone changed (its sign-in, its decryption).
+    Before the read-out no other bidder's view differs, so only that bidder is sent its view, not all N of
+    them (N events of N messages each made a hall of 500 quadratic)."""
     whole = state_for(opening, None)
     socketio.emit("hall_state", whole, to=room_staff(opening.section_id))
     if opening.state in FULL_VIEW_STATES:
@@ -109,5 +113,7 @@ def broadcast(opening: Opening) -> None:
     owners = dict(db.session.execute(sa.select(Bid.id, Bid.organisation_id).where(
         Bid.id.in_([bid["bid"] for bid in whole.get("bids", [])]))).all())
     for bid in whole.get("bids", []):
+        if changed_for is not None and owners[bid["bid"]] != changed_for:
+            continue
         view = dict(common, my_bid=bid, my_sign_in=bid["bidder"] in signed)
         socketio.emit("hall_state", view, to=room_org(opening.section_id, owners[bid["bid"]]))

@@ -49,9 +49,9 @@ def _decryption(bid_id: int) -> BidDecryption:
     return decryption
 
 
-def _done(opening: Opening, payload):
+def _done(opening: Opening, payload, *, changed_for: int | None = None):
     db.session.commit()
-    broadcast(opening)
+    broadcast(opening, changed_for=changed_for)
     return jsonify(payload)
 
 
@@ -87,7 +87,7 @@ def hall_sign_in(section_id: int):
     entry = ops.sign_in(opening, current_user, challenge=str(body.get("challenge", "")),
                         signature=str(body.get("signature", "")), certificate_pem=str(body.get("certificate", "")),
                         ip=request.remote_addr)
-    return _done(opening, {"signed_in_at": entry.at.isoformat()})
+    return _done(opening, {"signed_in_at": entry.at.isoformat()}, changed_for=current_user.organisation_id)
 
 
 @registry.route("/sections/<int:section_id>/opening/start", "POST", summary="The host starts the opening", tag=TAG)
@@ -125,7 +125,8 @@ def decrypt_bid(bid_id: int):
     decryption = _decryption(bid_id)
     opening = db.session.get(Opening, decryption.opening_id)
     ops.decrypt(decryption, current_user, str(json_body().get("content_key", "")), request.remote_addr)
-    return _done(opening, {"bid": bid_id, "state": decryption.state.value, "error": decryption.last_error})
+    return _done(opening, {"bid": bid_id, "state": decryption.state.value, "error": decryption.last_error},
+                 changed_for=current_user.organisation_id)
 
 
 @registry.route("/bids/<int:bid_id>/decryption-failure", "POST", summary="Declare that the bid cannot be decrypted",
@@ -136,7 +137,7 @@ def report_decryption_failure(bid_id: int):
     decryption = _decryption(bid_id)
     opening = db.session.get(Opening, decryption.opening_id)
     ops.report_failure(decryption, current_user, str(json_body().get("reason", "")))
-    return _done(opening, {"bid": bid_id, "state": decryption.state.value})
+    return _done(opening, {"bid": bid_id, "state": decryption.state.value}, changed_for=current_user.organisation_id)
 
 
 @registry.route("/bids/<int:bid_id>/ruling", "POST", summary="Rule on a failed decryption: bidder, platform or reset",

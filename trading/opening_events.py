@@ -65,7 +65,7 @@ def sign_in(data):
                             signature=str(data.get("signature", "")), certificate_pem=str(data.get("certificate", "")),
                             ip=request.remote_addr)
         db.session.commit()
-        broadcast(opening)
+        broadcast(opening, changed_for=current_user.organisation_id)
         return {"ok": True, "signed_in_at": entry.at.isoformat()}
 
     return _handle(work)
@@ -91,7 +91,7 @@ def decrypt(data):
         opening = db.session.get(Opening, decryption.opening_id)
         ops.decrypt(decryption, current_user, str(data.get("content_key", "")), request.remote_addr)
         db.session.commit()
-        broadcast(opening)
+        broadcast(opening, changed_for=current_user.organisation_id)
         return {"ok": True, "state": decryption.state.value, "error": decryption.last_error}
 
     return _handle(work)

@@ -48,15 +48,23 @@ def test_a_late_joiner_gets_the_whole_state_and_bidders_see_only_their_own(app, 
     states = [m["args"][0] for m in received if m["name"] == "hall_state"]
     assert states and states[-1]["state"] == "decrypting"
     assert not any(name in json.dumps(states, ensure_ascii=False) for name in others)
-    # decrypt over the socket; a second time is refused with a reason
+    # another bidder decrypting changes nothing in this bidder's view: it is not sent anything
+    assert host_http.post(f"/api/v1/bids/{b.bid_id}/decrypt", json={"content_key": keys[b.bid_id]},
+                          headers=b.holder.headers).status_code == 200
+    assert not [m for m in bidder.get_received() if m["name"] == "hall_state"]
+    assert [m["args"][0] for m in host.get_received() if m["name"] == "hall_state"][-1]["bids"][1]["state"] == \
+        "decrypted"
+    # decrypt over the socket (this bidder gets its new view); a second time is refused with a reason
     result = bidder.emit("decrypt", {"bid": a.bid_id, "content_key": keys[a.bid_id]}, callback=True)
     assert result == {"ok": True, "state": "decrypted", "error": None}
+    mine = [m["args"][0] for m in bidder.get_received() if m["name"] == "hall_state"]
+    assert mine and mine[-1]["my_bid"]["state"] == "decrypted" and "bids" not in mine[-1]
     again = bidder.emit("decrypt", {"bid": a.bid_id, "content_key": keys[a.bid_id]}, callback=True)
     assert again["ok"] is False and again["error"]["code"] == "already_decrypted"
     wrong = bidder.emit("decrypt", {"bid": b.bid_id, "content_key": keys[b.bid_id]}, callback=True)
     assert wrong["ok"] is False and wrong["error"]["code"] == "forbidden"
     host_updates = [m["args"][0] for m in host.get_received() if m["name"] == "hall_state"]
-    assert host_updates[-1]["bids"][0]["state"] == "decrypted"
+    assert [bid["state"] for bid in host_updates[-1]["bids"]][:2] == ["decrypted", "decrypted"]
     # a client that disconnects mid-decryption leaves the hall consistent; on reconnect it gets the state back
     bidder.disconnect()
     again_client = socket_client(bidder_http)
