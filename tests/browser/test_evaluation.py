@@ -146,3 +146,33 @@ def test_an_expert_signs_in_at_the_seat_declares_votes_chats_and_reads_the_bids(
     image.wait_for()
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", image.element_handle())
     assert not errors, errors
+
+
+def test_the_chair_proposes_an_arithmetic_correction_from_the_room(app, factory, new_page, release):
+    """The room's correction form sends the bidder a clarification that states the correction."""
+    import sqlalchemy as sa
+
+    from evaluation.evaluation_models import PriceCorrection
+
+    world, seats, chair = eh.to_scoring(app, factory, prices=(920, 950, 980))
+    view = eh.state(world, chair)
+    first = view["bidders"][0]
+    evaluation_id, chair_name = world.evaluation_id, chair.user.username
+    release()
+
+    page = new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, chair_name)
+    page.goto(f"/evaluations/{evaluation_id}")
+    page.locator("[data-role=connection]").filter(has_text="已连接").wait_for()
+    form = page.locator("form[data-role=price-correction]")
+    form.locator("select[name=bidder]").select_option(str(first["id"]))
+    form.locator("input[name=corrected_price]").fill("930.00")
+    form.locator("input[name=reason]").fill("分项报价合计为930.00元，总价计算有误")
+    form.locator("button[type=submit]").click()
+    page.locator("[data-role=clarifications] p").filter(has_text="修正为 930.00 元").wait_for()
+    assert not errors, errors
+    correction = db.session.scalars(sa.select(PriceCorrection)).one()
+    assert correction.state.value == "proposed" and str(correction.corrected_price) == "930.00"
+    assert correction.bidder_id == first["id"] and "总价计算有误" in correction.reason
