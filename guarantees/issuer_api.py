@@ -35,20 +35,20 @@ def application_json(guarantee: Guarantee) -> dict:
     return data
 
 
-def _application(application_no: str) -> Guarantee:
-    guarantee = db.session.scalar(sa.select(Guarantee).where(Guarantee.application_no == application_no,
-                                                             Guarantee.issuer_id == g.issuer.id))
+def _own(column, value: str, missing: str) -> Guarantee:
+    """One of this issuer's guarantees (another issuer's reads as missing)."""
+    guarantee = db.session.scalar(sa.select(Guarantee).where(column == value, Guarantee.issuer_id == g.issuer.id))
     if guarantee is None:
-        raise NotFound("没有这份保函申请 (no such application)")
+        raise NotFound(missing)
     return guarantee
+
+
+def _application(application_no: str) -> Guarantee:
+    return _own(Guarantee.application_no, application_no, "没有这份保函申请 (no such application)")
 
 
 def _guarantee(guarantee_no: str) -> Guarantee:
-    guarantee = db.session.scalar(sa.select(Guarantee).where(Guarantee.guarantee_no == guarantee_no,
-                                                             Guarantee.issuer_id == g.issuer.id))
-    if guarantee is None:
-        raise NotFound("没有这份保函 (no such guarantee)")
-    return guarantee
+    return _own(Guarantee.guarantee_no, guarantee_no, "没有这份保函 (no such guarantee)")
 
 
 def _claim(claim_id: int) -> Claim:

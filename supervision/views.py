@@ -27,6 +27,7 @@ from core.accounts import Organisation, OrgKind, Role
 from core.db import db
 from core.errors import DomainError, ValidationError
 from core.permissions import roles, supervisors_only
+from core.views import act_and_redirect
 from supervision import collusion_evidence as clues
 from supervision import credit as credit_ops
 from supervision import evaluation_bridge
@@ -88,18 +89,6 @@ def _get(model, object_id: int):
     return item
 
 
-def _done(message: str, target: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(target)
-
-
-def _refused(exc: DomainError, target: str):
-    db.session.rollback()
-    flash(exc.message, "error")
-    return redirect(target)
-
-
 @supervisors_only
 def warnings():
     light, point, state = request.args.get("light"), request.args.get("point"), request.args.get("state", "open")
@@ -129,23 +118,15 @@ def warning(warning_id: int):
 @supervisors_only
 def annotate(warning_id: int):
     item = _get(SupervisionWarning, warning_id)
-    target = url_for("supervision.warning", warning_id=item.id)
-    try:
-        engine.annotate(item, current_user, request.form.get("text", ""))
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done("批注已保存 (note saved)", target)
+    return act_and_redirect(lambda: engine.annotate(item, current_user, request.form.get("text", "")),
+                            "批注已保存 (note saved)", url_for("supervision.warning", warning_id=item.id))
 
 
 @supervisors_only
 def close_warning(warning_id: int):
     item = _get(SupervisionWarning, warning_id)
-    target = url_for("supervision.warning", warning_id=item.id)
-    try:
-        engine.close(item, current_user, request.form.get("reason", ""))
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done("预警已关闭 (warning closed)", target)
+    return act_and_redirect(lambda: engine.close(item, current_user, request.form.get("reason", "")),
+                            "预警已关闭 (warning closed)", url_for("supervision.warning", warning_id=item.id))
 
 
 @supervisors_only
@@ -177,34 +158,25 @@ def collusion(section_id: int):
 @supervisors_only
 def run_collusion(section_id: int):
     item = _get(Section, section_id)
-    target = url_for("supervision.collusion", section_id=item.id)
-    try:
-        analysis = clues.run_analysis(item, current_user)
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done(f"分析完成：{analysis.evidence_count}条线索 (analysis done)", target)
+    return act_and_redirect(lambda: clues.run_analysis(item, current_user),
+                            lambda analysis: f"分析完成：{analysis.evidence_count}条线索 (analysis done)",
+                            url_for("supervision.collusion", section_id=item.id))
 
 
 @supervisors_only
 def review_clues(analysis_id: int):
     analysis = _get(CollusionAnalysis, analysis_id)
-    target = url_for("supervision.collusion", section_id=analysis.section_id)
-    try:
-        clues.review(analysis, current_user, request.form.get("decision", ""), request.form.get("note", ""))
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done("核查结论已保存 (review saved)", target)
+    return act_and_redirect(
+        lambda: clues.review(analysis, current_user, request.form.get("decision", ""), request.form.get("note", "")),
+        "核查结论已保存 (review saved)", url_for("supervision.collusion", section_id=analysis.section_id))
 
 
 @supervisors_only
 def attach_clues(analysis_id: int):
     analysis = _get(CollusionAnalysis, analysis_id)
-    target = url_for("supervision.collusion", section_id=analysis.section_id)
-    try:
-        clues.attach(analysis, current_user)
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done("线索清单已附入评标记录 (clue list attached to the evaluation record)", target)
+    return act_and_redirect(lambda: clues.attach(analysis, current_user),
+                            "线索清单已附入评标记录 (clue list attached to the evaluation record)",
+                            url_for("supervision.collusion", section_id=analysis.section_id))
 
 
 def _day(name: str, required: bool = True) -> date | None:
@@ -222,42 +194,35 @@ def _day(name: str, required: bool = True) -> date | None:
 @supervisors_only
 def credit_from_clue(analysis_id: int):
     analysis = _get(CollusionAnalysis, analysis_id)
-    target = url_for("supervision.collusion", section_id=analysis.section_id)
     form = request.form
-    try:
-        made = credit_ops.record_from_clue(
+    return act_and_redirect(
+        lambda: credit_ops.record_from_clue(
             analysis, int(form.get("group") or -1), supervisor=current_user, kind=form.get("kind", ""),
             title=form.get("title", ""), authority=form.get("authority", ""), effective_from=_day("effective_from"),
-            effective_until=_day("effective_until", False), document_no=form.get("document_no", ""))
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done(f"已记入信用记录{len(made)}条 (credit records made)", target)
+            effective_until=_day("effective_until", False), document_no=form.get("document_no", "")),
+        lambda made: f"已记入信用记录{len(made)}条 (credit records made)",
+        url_for("supervision.collusion", section_id=analysis.section_id))
 
 
 @supervisors_only
 def accept_complaint(complaint_id: int):
     complaint = _get(Complaint, complaint_id)
-    target = url_for("supervision.section", section_id=complaint.section_id)
     form = request.form
-    try:
-        objection_ops.accept_complaint(complaint, current_user, accept=form.get("accept") == "yes",
-                                       note=form.get("note", ""), suspend=bool(form.get("suspend")))
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done("受理决定已保存 (acceptance recorded)", target)
+    return act_and_redirect(
+        lambda: objection_ops.accept_complaint(complaint, current_user, accept=form.get("accept") == "yes",
+                                               note=form.get("note", ""), suspend=bool(form.get("suspend"))),
+        "受理决定已保存 (acceptance recorded)", url_for("supervision.section", section_id=complaint.section_id))
 
 
 @supervisors_only
 def decide_complaint(complaint_id: int):
     complaint = _get(Complaint, complaint_id)
-    target = url_for("supervision.section", section_id=complaint.section_id)
     form = request.form
-    try:
-        objection_ops.decide_complaint(complaint, current_user, upheld=form.get("upheld") == "yes",
-                                       decision=form.get("decision", ""), re_evaluate=bool(form.get("re_evaluate")))
-    except DomainError as exc:
-        return _refused(exc, target)
-    return _done("处理决定已保存 (decision recorded)", target)
+    return act_and_redirect(
+        lambda: objection_ops.decide_complaint(complaint, current_user, upheld=form.get("upheld") == "yes",
+                                               decision=form.get("decision", ""),
+                                               re_evaluate=bool(form.get("re_evaluate"))),
+        "处理决定已保存 (decision recorded)", url_for("supervision.section", section_id=complaint.section_id))
 
 
 @supervisors_only
@@ -271,7 +236,9 @@ def credit():
                               authority=form.get("authority", ""), effective_from=_day("effective_from"),
                               effective_until=_day("effective_until", False), organisation=org,
                               rating=form.get("rating") or None, document_no=form.get("document_no", ""))
-            return _done("信用记录已保存 (credit record saved)", url_for("supervision.credit"))
+            db.session.commit()
+            flash("信用记录已保存 (credit record saved)", "success")
+            return redirect(url_for("supervision.credit"))
         except DomainError as exc:
             db.session.rollback()
             errors[exc.field or "_"] = exc.message
@@ -286,11 +253,8 @@ def credit():
 @supervisors_only
 def revoke_credit(record_id: int):
     entry = _get(CreditRecord, record_id)
-    try:
-        credit_ops.revoke(entry, current_user, request.form.get("reason", ""))
-    except DomainError as exc:
-        return _refused(exc, url_for("supervision.credit"))
-    return _done("信用记录已撤销 (credit record revoked)", url_for("supervision.credit"))
+    return act_and_redirect(lambda: credit_ops.revoke(entry, current_user, request.form.get("reason", "")),
+                            "信用记录已撤销 (credit record revoked)", url_for("supervision.credit"))
 
 
 @roles(Role.SUPERVISOR, Role.ADMIN)

@@ -188,27 +188,25 @@ def unsubscribe(data: dict) -> dict:
 
 @handler("mute")
 def mute(data: dict) -> dict:
-    _connection, room, actor = _context()
-    target = _target(room, data.get("user_id", actor.user_id))
-    kind = data.get("kind", "audio")
-    ops.mute(room, actor, target, kind)
-    db.session.commit()
-    media_service().call(room.id, "set_muted", user_id=target.user_id, kind=kind, muted=True)
-    _emit_room(room.id, "muted", {"user_id": target.user_id, "kind": kind, "muted": True,
-                                  "forced": actor.id != target.id, "by": actor.user_id})
-    return {}
+    return _set_muted(data, True)
 
 
 @handler("unmute")
 def unmute(data: dict) -> dict:
+    return _set_muted(data, False)
+
+
+def _set_muted(data: dict, muted: bool) -> dict:
+    """Mute (anyone themselves, the chair or host anyone: forced) or unmute (only oneself): kept on the roster,
+    applied to the live media, told to the room."""
     _connection, room, actor = _context()
     target = _target(room, data.get("user_id", actor.user_id))
     kind = data.get("kind", "audio")
-    ops.unmute(room, actor, target, kind)
+    (ops.mute if muted else ops.unmute)(room, actor, target, kind)
     db.session.commit()
-    media_service().call(room.id, "set_muted", user_id=target.user_id, kind=kind, muted=False)
-    _emit_room(room.id, "muted", {"user_id": target.user_id, "kind": kind, "muted": False, "forced": False,
-                                  "by": actor.user_id})
+    media_service().call(room.id, "set_muted", user_id=target.user_id, kind=kind, muted=muted)
+    _emit_room(room.id, "muted", {"user_id": target.user_id, "kind": kind, "muted": muted,
+                                  "forced": muted and actor.id != target.id, "by": actor.user_id})
     return {}
 
 
