@@ -174,3 +174,27 @@ def test_the_api_creates_an_expert_and_refuses_bad_fields(app, client, factory):
                        "past_employments": [{"employer_name": "甲", "credit_code": h.employer_code(11), "end": "2019-13-01"}]}
     refused = client.post("/api/v1/experts", json=bad_date, headers=headers).get_json()["error"]
     assert refused["field"] == "past_employments[0].end" and "2019-13-01" in refused["message"]
+
+
+def test_the_demo_command_generates_a_realistic_pool(runner):
+    """``flask --app wsgi demo experts --count N``: N experts with valid codes, regions, titles and employers,
+    stored as the pool stores any expert (identity numbers only as a hash and the last four digits)."""
+    from core.validators import validate_credit_code, validate_region
+
+    result = runner.invoke(args=["demo", "experts", "--count", "300", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "300 experts added to the pool" in result.output
+    experts = db.session.scalars(sa.select(Expert)).all()
+    assert len(experts) == 300 and len({e.code for e in experts}) == 300
+    assert len({e.id_number_hash for e in experts}) == 300 and all(len(e.id_number_last4) == 4 for e in experts)
+    for expert in experts:
+        validate_region(expert.region_code)
+        validate_title(expert.title)
+        assert expert.specialties and all(validate_specialty(s.code) for s in expert.specialties)
+        if expert.employer_credit_code:
+            validate_credit_code(expert.employer_credit_code)
+        for past in expert.past_employments:
+            validate_credit_code(past.credit_code)
+            assert past.start is None or past.start <= past.end
+    assert sum(1 for e in experts if e.past_employments) > 30  # employment histories, for the 3-year recusal
+    assert len({e.region_code[:4] for e in experts}) > 3  # spread over several cities
